@@ -1,0 +1,1 @@
+//! keyseal binding: being written.

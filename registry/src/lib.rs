@@ -1,0 +1,1 @@
+//! keyseal registry: being written.
