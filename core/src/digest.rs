@@ -236,14 +236,15 @@ fn parse_stored(stored: &str) -> Result<Stored<'_>> {
     let body = stored.strip_prefix("sha256:").unwrap_or(stored);
     let digest = match body.len() {
         64 => decode_hex32(body),
-        43 | 44 => decode32(body, &[&STANDARD, &URL_SAFE, &STANDARD_NO_PAD, &URL_SAFE_NO_PAD]),
+        43 | 44 => decode32(
+            body,
+            &[&STANDARD, &URL_SAFE, &STANDARD_NO_PAD, &URL_SAFE_NO_PAD],
+        ),
         _ => None,
     };
-    digest
-        .map(Stored::Sha256)
-        .ok_or(Error::MalformedDigest {
-            found: "neither a v1 digest nor 32 bytes of hex or base64",
-        })
+    digest.map(Stored::Sha256).ok_or(Error::MalformedDigest {
+        found: "neither a v1 digest nor 32 bytes of hex or base64",
+    })
 }
 
 fn decode32(s: &str, engines: &[&base64::engine::GeneralPurpose]) -> Option<[u8; 32]> {

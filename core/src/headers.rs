@@ -96,7 +96,9 @@ impl Credential<'_> {
                 access_key,
                 secret_key,
             } => {
-                let mut s = Zeroizing::new(String::with_capacity(access_key.len() + 1 + secret_key.len()));
+                let mut s = Zeroizing::new(String::with_capacity(
+                    access_key.len() + 1 + secret_key.len(),
+                ));
                 s.push_str(access_key);
                 s.push('_');
                 s.push_str(secret_key);

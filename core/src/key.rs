@@ -344,7 +344,9 @@ impl fmt::Display for ApiKey {
 pub fn validate_prefix(prefix: &str) -> Result<()> {
     let bytes = prefix.as_bytes();
     if bytes.is_empty() {
-        return Err(Error::InvalidPrefix { found: "an empty prefix" });
+        return Err(Error::InvalidPrefix {
+            found: "an empty prefix",
+        });
     }
     if bytes.len() > MAX_PREFIX_LEN {
         return Err(Error::InvalidPrefix {
@@ -375,7 +377,10 @@ fn split_key(key: &str) -> Result<KeyParts<'_>> {
             found: "more than 136 characters",
         });
     }
-    if !bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    {
         return Err(Error::MalformedKey {
             found: "a character outside [A-Za-z0-9_]",
         });

@@ -14,9 +14,9 @@ pub mod token;
 pub use digest::{DigestStatus, Pepper, PepperSet};
 pub use error::{Error, ErrorCode, ErrorFamily, Result};
 pub use headers::{Credential, CredentialSource, extract_credential};
-pub use key::{ApiKey, FixedEntropy, KeyFormat, KeyParts, RandomSource, parse_key};
 #[cfg(feature = "getrandom")]
 pub use key::OsRandom;
+pub use key::{ApiKey, FixedEntropy, KeyFormat, KeyParts, RandomSource, parse_key};
 pub use policy::{IpNet, KeyPolicy, RequestContext, Scope};
 pub use token::{
     Algorithm, Audience, Claim, Claims, ExchangeOptions, KeyIdentity, Keyset, TokenKey, Validation,

@@ -278,8 +278,9 @@ pub struct Claims {
 }
 
 /// The registered claim names keyseal knows, in serialization order.
-pub const REGISTERED_CLAIMS: [&str; 9] =
-    ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "role"];
+pub const REGISTERED_CLAIMS: [&str; 9] = [
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "role",
+];
 
 impl Claims {
     /// The scopes of the `scope` claim, split on spaces.
@@ -307,7 +308,10 @@ impl Claims {
 
     /// Checks what [`Keyset::issue`] requires: no extra claim reuses a registered name.
     fn check_for_issue(&self) -> Result<()> {
-        if REGISTERED_CLAIMS.iter().any(|n| self.extra.contains_key(*n)) {
+        if REGISTERED_CLAIMS
+            .iter()
+            .any(|n| self.extra.contains_key(*n))
+        {
             return Err(Error::InvalidClaim {
                 claim: "extra",
                 expected: "no registered claim name among the extra claims",
@@ -694,9 +698,9 @@ impl Keyset {
                 found: token.len(),
             });
         }
-        let (signing_input, sig_b64) = token.rsplit_once('.').ok_or(Error::MalformedToken {
-            found: "no '.'",
-        })?;
+        let (signing_input, sig_b64) = token
+            .rsplit_once('.')
+            .ok_or(Error::MalformedToken { found: "no '.'" })?;
         let (header_b64, payload_b64) =
             signing_input.split_once('.').ok_or(Error::MalformedToken {
                 found: "two segments",
@@ -780,7 +784,10 @@ impl<'de> Deserialize<'de> for JsonStr<'de> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> core::result::Result<Self::Value, E> {
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                v: &'de str,
+            ) -> core::result::Result<Self::Value, E> {
                 Ok(JsonStr::Borrowed(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> core::result::Result<Self::Value, E> {
@@ -809,7 +816,10 @@ fn parse_header(bytes: &[u8]) -> Result<Header<'_>> {
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a JOSE header object")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> core::result::Result<Self::Value, A::Error> {
+        fn visit_map<A: MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> core::result::Result<Self::Value, A::Error> {
             let mut alg = None;
             let mut kid = None;
             while let Some(name) = map.next_key::<JsonStr<'de>>()? {
@@ -848,13 +858,20 @@ fn parse_header(bytes: &[u8]) -> Result<Header<'_>> {
     struct Seed<'c>(&'c Cell<Option<&'static str>>);
     impl<'de> DeserializeSeed<'de> for Seed<'_> {
         type Value = Header<'de>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> core::result::Result<Self::Value, D::Error> {
-            d.deserialize_map(HeaderVisitor { unsupported: self.0 })
+        fn deserialize<D: Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> core::result::Result<Self::Value, D::Error> {
+            d.deserialize_map(HeaderVisitor {
+                unsupported: self.0,
+            })
         }
     }
     let unsupported = Cell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = Seed(&unsupported).deserialize(&mut de).and_then(|h| de.end().map(|()| h));
+    let parsed = Seed(&unsupported)
+        .deserialize(&mut de)
+        .and_then(|h| de.end().map(|()| h));
     match parsed {
         Ok(h) => Ok(h),
         Err(_) => match unsupported.get() {
@@ -919,7 +936,10 @@ impl<'de> Deserialize<'de> for AudValue {
             fn visit_str<E: de::Error>(self, v: &str) -> core::result::Result<AudValue, E> {
                 Ok(AudValue(Audience::One(String::from(v))))
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> core::result::Result<AudValue, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> core::result::Result<AudValue, A::Error> {
                 let mut v = Vec::new();
                 while let Some(s) = seq.next_element::<String>()? {
                     v.push(s);
@@ -938,7 +958,13 @@ fn parse_claims(bytes: &[u8]) -> Result<Claims> {
 
     impl ClaimsVisitor<'_> {
         /// Reads one registered claim's value, noting which claim failed and why.
-        fn value<'de, A, T>(&self, map: &mut A, slot_taken: bool, claim: &'static str, expected: &'static str) -> core::result::Result<T, A::Error>
+        fn value<'de, A, T>(
+            &self,
+            map: &mut A,
+            slot_taken: bool,
+            claim: &'static str,
+            expected: &'static str,
+        ) -> core::result::Result<T, A::Error>
         where
             A: MapAccess<'de>,
             T: Deserialize<'de>,
@@ -962,7 +988,10 @@ fn parse_claims(bytes: &[u8]) -> Result<Claims> {
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a JWT claims object")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> core::result::Result<Claims, A::Error> {
+        fn visit_map<A: MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> core::result::Result<Claims, A::Error> {
             const STR: &str = "a string";
             const DATE: &str = "a NumericDate (number of seconds)";
             let mut c = Claims::default();
@@ -972,15 +1001,37 @@ fn parse_claims(bytes: &[u8]) -> Result<Claims> {
                     "iss" => c.iss = Some(self.value(&mut map, c.iss.is_some(), "iss", STR)?),
                     "sub" => c.sub = Some(self.value(&mut map, c.sub.is_some(), "sub", STR)?),
                     "aud" => {
-                        let v: AudValue = self.value(&mut map, aud_seen, "aud", "a string or an array of strings")?;
+                        let v: AudValue = self.value(
+                            &mut map,
+                            aud_seen,
+                            "aud",
+                            "a string or an array of strings",
+                        )?;
                         aud_seen = true;
                         c.aud = v.0;
                     }
-                    "exp" => c.exp = Some(self.value::<_, NumericDate>(&mut map, c.exp.is_some(), "exp", DATE)?.0),
-                    "nbf" => c.nbf = Some(self.value::<_, NumericDate>(&mut map, c.nbf.is_some(), "nbf", DATE)?.0),
-                    "iat" => c.iat = Some(self.value::<_, NumericDate>(&mut map, c.iat.is_some(), "iat", DATE)?.0),
+                    "exp" => {
+                        c.exp = Some(
+                            self.value::<_, NumericDate>(&mut map, c.exp.is_some(), "exp", DATE)?
+                                .0,
+                        )
+                    }
+                    "nbf" => {
+                        c.nbf = Some(
+                            self.value::<_, NumericDate>(&mut map, c.nbf.is_some(), "nbf", DATE)?
+                                .0,
+                        )
+                    }
+                    "iat" => {
+                        c.iat = Some(
+                            self.value::<_, NumericDate>(&mut map, c.iat.is_some(), "iat", DATE)?
+                                .0,
+                        )
+                    }
                     "jti" => c.jti = Some(self.value(&mut map, c.jti.is_some(), "jti", STR)?),
-                    "scope" => c.scope = Some(self.value(&mut map, c.scope.is_some(), "scope", STR)?),
+                    "scope" => {
+                        c.scope = Some(self.value(&mut map, c.scope.is_some(), "scope", STR)?)
+                    }
                     "role" => c.role = Some(self.value(&mut map, c.role.is_some(), "role", STR)?),
                     other => {
                         let value: Value = map.next_value()?;
@@ -1008,7 +1059,9 @@ fn parse_claims(bytes: &[u8]) -> Result<Claims> {
 
     let fault = Cell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = Seed(&fault).deserialize(&mut de).and_then(|c| de.end().map(|()| c));
+    let parsed = Seed(&fault)
+        .deserialize(&mut de)
+        .and_then(|c| de.end().map(|()| c));
     match parsed {
         Ok(c) => Ok(c),
         Err(e) => match (e.classify(), fault.get()) {
@@ -1065,7 +1118,11 @@ pub struct KeyIdentity<'a> {
 /// The claims of an exchange token for `key` at `now`: `sub` (owner, else key id),
 /// `exp = now + ttl`, `iat = now`, `scope`, `role`, `key_id`, and the options' `iss`,
 /// `aud`, `jti`.
-pub fn exchange_claims(key: &KeyIdentity<'_>, now: i64, options: &ExchangeOptions) -> Result<Claims> {
+pub fn exchange_claims(
+    key: &KeyIdentity<'_>,
+    now: i64,
+    options: &ExchangeOptions,
+) -> Result<Claims> {
     if !(1..=86_400).contains(&options.ttl) {
         return Err(Error::InvalidConfig {
             setting: "ttl",
@@ -1080,7 +1137,10 @@ pub fn exchange_claims(key: &KeyIdentity<'_>, now: i64, options: &ExchangeOption
         scope.push_str(s);
     }
     let mut extra = Map::new();
-    extra.insert(String::from("key_id"), Value::String(String::from(key.key_id)));
+    extra.insert(
+        String::from("key_id"),
+        Value::String(String::from(key.key_id)),
+    );
     Ok(Claims {
         iss: options.issuer.clone(),
         sub: Some(String::from(key.owner.unwrap_or(key.key_id))),
