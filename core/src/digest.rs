@@ -18,13 +18,12 @@ use alloc::vec::Vec;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use core::fmt;
-use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 
-type HmacSha256 = hmac::Hmac<Sha256>;
+use crate::mac::HmacSha256;
 
 /// Shortest pepper accepted: 16 bytes (128 bits). 32 random bytes are recommended.
 pub const MIN_PEPPER_LEN: usize = 16;
@@ -67,9 +66,7 @@ impl Pepper {
                 found: "expected a secret of at least 16 bytes",
             });
         }
-        let mac = HmacSha256::new_from_slice(secret).map_err(|_| Error::Internal {
-            detail: "hmac rejected a key length",
-        })?;
+        let mac = HmacSha256::new(secret);
         Ok(Pepper {
             id: String::from(id),
             mac,
@@ -82,9 +79,7 @@ impl Pepper {
     }
 
     fn mac(&self, key: &[u8]) -> [u8; 32] {
-        let mut mac = self.mac.clone();
-        mac.update(key);
-        mac.finalize().into_bytes().into()
+        self.mac.mac(key)
     }
 }
 

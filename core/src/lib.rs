@@ -7,7 +7,9 @@ extern crate alloc;
 pub mod digest;
 pub mod error;
 pub mod headers;
+mod json;
 pub mod key;
+mod mac;
 pub mod policy;
 pub mod token;
 
@@ -22,6 +24,17 @@ pub use token::{
     Algorithm, Audience, Claim, Claims, ExchangeOptions, KeyIdentity, Keyset, TokenKey, Validation,
     VerifiedToken, exchange_claims,
 };
+
+/// Internals exposed for the fuzz targets only (feature `fuzzing`); not a public API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    /// The fast claims reader used by verification.
+    pub fn parse_claims(bytes: &[u8]) -> crate::Result<crate::Claims> {
+        crate::json::parse_claims(bytes)
+    }
+    pub use crate::token::parse_claims_reference;
+}
 
 /// The crate's version, which is the version of every keyseal package.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -275,13 +275,13 @@ impl KeyPolicy {
         if !self.enabled {
             return Err(Error::KeyDisabled);
         }
-        if let Some(expires_at) = self.expires_at {
-            if ctx.now >= expires_at {
-                return Err(Error::KeyExpired {
-                    expires_at,
-                    now: ctx.now,
-                });
-            }
+        if let Some(expires_at) = self.expires_at
+            && ctx.now >= expires_at
+        {
+            return Err(Error::KeyExpired {
+                expires_at,
+                now: ctx.now,
+            });
         }
         if !self.allowed_ips.is_empty() {
             let ip = ctx.client_ip.ok_or(Error::IpNotAllowed { missing: true })?;

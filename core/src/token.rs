@@ -22,7 +22,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use sha2::{Sha256, Sha384, Sha512};
+use sha2::{Sha384, Sha512};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -80,7 +80,7 @@ impl fmt::Display for Algorithm {
 /// An HMAC key state computed once per key.
 #[derive(Clone)]
 enum MacState {
-    S256(hmac::Hmac<Sha256>),
+    S256(crate::mac::HmacSha256),
     S384(hmac::Hmac<Sha384>),
     S512(hmac::Hmac<Sha512>),
 }
@@ -103,7 +103,7 @@ impl MacState {
             detail: "hmac rejected a key length",
         };
         Ok(match alg {
-            Algorithm::HS256 => MacState::S256(hmac::Hmac::new_from_slice(secret).map_err(bad)?),
+            Algorithm::HS256 => MacState::S256(crate::mac::HmacSha256::new(secret)),
             Algorithm::HS384 => MacState::S384(hmac::Hmac::new_from_slice(secret).map_err(bad)?),
             Algorithm::HS512 => MacState::S512(hmac::Hmac::new_from_slice(secret).map_err(bad)?),
         })
@@ -122,7 +122,10 @@ impl MacState {
             tag.bytes[..out.len()].copy_from_slice(&out);
         }
         match self {
-            MacState::S256(m) => run(m, data, &mut tag),
+            MacState::S256(m) => {
+                tag.bytes[..32].copy_from_slice(&m.mac(data));
+                tag.len = 32;
+            }
             MacState::S384(m) => run(m, data, &mut tag),
             MacState::S512(m) => run(m, data, &mut tag),
         }
@@ -138,6 +141,9 @@ pub struct TokenKey {
     alg: Algorithm,
     mac: MacState,
     verify_until: Option<i64>,
+    /// The base64url header keyseal issues with this key; tokens carrying exactly this
+    /// header skip header decoding on verification.
+    header_b64: String,
 }
 
 impl fmt::Debug for TokenKey {
@@ -169,11 +175,19 @@ impl TokenKey {
             });
         }
         let secret = Zeroizing::new(Vec::from(secret));
+        let mut header = String::with_capacity(40 + kid.len());
+        header.push_str("{\"alg\":\"");
+        header.push_str(alg.as_str());
+        header.push_str("\",\"typ\":\"JWT\",\"kid\":\"");
+        // kid is validated to [A-Za-z0-9._:-], which needs no JSON escaping.
+        header.push_str(kid);
+        header.push_str("\"}");
         Ok(TokenKey {
             kid: String::from(kid),
             alg,
             mac: MacState::new(alg, &secret)?,
             verify_until: None,
+            header_b64: URL_SAFE_NO_PAD.encode(header.as_bytes()),
         })
     }
 
@@ -557,10 +571,10 @@ impl Validation {
                 return Err(Error::TokenNotYetValid { nbf, now });
             }
         }
-        if let Some(iat) = claims.iat {
-            if iat > now.saturating_add(leeway) {
-                return Err(Error::TokenIssuedInFuture { iat, now });
-            }
+        if let Some(iat) = claims.iat
+            && iat > now.saturating_add(leeway)
+        {
+            return Err(Error::TokenIssuedInFuture { iat, now });
         }
         if !self.issuers.is_empty() {
             match &claims.iss {
@@ -665,18 +679,11 @@ impl Keyset {
     pub fn issue(&self, claims: &Claims) -> Result<String> {
         claims.check_for_issue()?;
         let key = self.signing_key();
-        let mut header = String::with_capacity(40 + key.kid.len());
-        header.push_str("{\"alg\":\"");
-        header.push_str(key.alg.as_str());
-        header.push_str("\",\"typ\":\"JWT\",\"kid\":\"");
-        // kid is validated to [A-Za-z0-9._:-], which needs no JSON escaping.
-        header.push_str(&key.kid);
-        header.push_str("\"}");
         let payload = serde_json::to_vec(claims).map_err(|_| Error::Internal {
             detail: "claims did not serialize",
         })?;
-        let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 100);
-        URL_SAFE_NO_PAD.encode_string(header.as_bytes(), &mut out);
+        let mut out = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 100);
+        out.push_str(&key.header_b64);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
         let tag = key.mac.sign(out.as_bytes());
@@ -715,23 +722,31 @@ impl Keyset {
                 found: "an empty segment",
             });
         }
-        let header_bytes = decode_segment(header_b64, "header")?;
-        let header = parse_header(&header_bytes)?;
-        let alg = Algorithm::from_name(header.alg.as_str())?;
-        let key = match &header.kid {
-            Some(kid) => self.get(kid.as_str()).ok_or(Error::UnknownKid)?,
-            None => self.signing_key(),
-        };
-        if key.alg != alg {
-            return Err(Error::AlgorithmMismatch {
-                expected: key.alg,
-                found: Some(alg),
-            });
-        }
-        if let Some(until) = key.verify_until {
-            if now >= until {
-                return Err(Error::KeyRetired { at: until });
+        // Fast path: the exact header keyseal issues for one of its keys (alg and kid are
+        // then known without decoding). Any other header is decoded and parsed.
+        let (key, alg) = match self.keys.iter().find(|k| k.header_b64 == header_b64) {
+            Some(key) => (key, key.alg),
+            None => {
+                let header_bytes = decode_segment(header_b64, "header")?;
+                let header = parse_header(&header_bytes)?;
+                let alg = Algorithm::from_name(header.alg.as_str())?;
+                let key = match &header.kid {
+                    Some(kid) => self.get(kid.as_str()).ok_or(Error::UnknownKid)?,
+                    None => self.signing_key(),
+                };
+                if key.alg != alg {
+                    return Err(Error::AlgorithmMismatch {
+                        expected: key.alg,
+                        found: Some(alg),
+                    });
+                }
+                (key, alg)
             }
+        };
+        if let Some(until) = key.verify_until
+            && now >= until
+        {
+            return Err(Error::KeyRetired { at: until });
         }
         let mut sig = [0u8; 66];
         let sig_len = URL_SAFE_NO_PAD
@@ -745,7 +760,7 @@ impl Keyset {
             return Err(Error::BadSignature);
         }
         let payload = decode_segment(payload_b64, "payload")?;
-        let claims = parse_claims(&payload)?;
+        let claims = crate::json::parse_claims(&payload)?;
         validation.check_claims(&claims, now)?;
         Ok(VerifiedToken {
             kid: key.kid.clone(),
@@ -881,6 +896,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header<'_>> {
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// What went wrong while reading one claim, recorded beside serde's error.
 #[derive(Clone, Copy)]
 struct ClaimFault {
@@ -888,9 +904,11 @@ struct ClaimFault {
     expected: &'static str,
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// A NumericDate: an integer, or a finite number rounded down (RFC 7519 section 2).
 struct NumericDate(i64);
 
+#[cfg(any(test, feature = "fuzzing"))]
 impl<'de> Deserialize<'de> for NumericDate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
         struct V;
@@ -922,9 +940,11 @@ impl<'de> Deserialize<'de> for NumericDate {
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// A `aud` value: a string or an array of strings.
 struct AudValue(Audience);
 
+#[cfg(any(test, feature = "fuzzing"))]
 impl<'de> Deserialize<'de> for AudValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
         struct V;
@@ -951,7 +971,10 @@ impl<'de> Deserialize<'de> for AudValue {
     }
 }
 
-fn parse_claims(bytes: &[u8]) -> Result<Claims> {
+/// The plain serde_json reading of a claims object: the reference the fast reader in
+/// `json.rs` is fuzzed against.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn parse_claims_reference(bytes: &[u8]) -> Result<Claims> {
     struct ClaimsVisitor<'c> {
         fault: &'c Cell<Option<ClaimFault>>,
     }
@@ -1160,9 +1183,5 @@ pub fn exchange_claims(
 
 /// HMAC-SHA256 of `data` under `key`, for the RFC 4231 vectors and as the benchmark floor.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32]> {
-    let mut m = hmac::Hmac::<Sha256>::new_from_slice(key).map_err(|_| Error::Internal {
-        detail: "hmac rejected a key length",
-    })?;
-    m.update(data);
-    Ok(m.finalize().into_bytes().into())
+    Ok(crate::mac::HmacSha256::new(key).mac(data))
 }

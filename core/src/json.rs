@@ -1,0 +1,511 @@
+//! A purpose-built reader for JWT claims objects (RFC 8259 JSON).
+//!
+//! Registered claims are read in place: strings without escapes are copied straight out of
+//! the payload and integers parsed directly, which is where a general JSON parser spends
+//! most of a token's verification time. Anything unusual (escaped strings, fractional
+//! dates, extra claims) is handed to `serde_json` for exactly that value, so the grammar
+//! is still checked by a full parser. `fuzz/fuzz_targets/claims_differential.rs` checks
+//! that this reader and the plain serde reader agree on every input.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::token::{Audience, Claims};
+
+/// Deepest nesting accepted inside one extra claim (serde_json's limit is 128 for the
+/// whole document, and the claims object itself is one level).
+const MAX_DEPTH: usize = 127;
+
+const STR: &str = "a string";
+const DATE: &str = "a NumericDate (number of seconds)";
+const AUD: &str = "a string or an array of strings";
+
+fn bad_json() -> Error {
+    Error::InvalidJson { segment: "payload" }
+}
+
+fn bad_claim(claim: &'static str, expected: &'static str) -> Error {
+    Error::InvalidClaim { claim, expected }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    /// The same bytes as text: the payload is checked as UTF-8 once, so string contents
+    /// (delimited by ASCII quotes) are sliced out without further checks.
+    text: &'a str,
+    i: usize,
+}
+
+/// True when any byte of `w` is `"`, `\\` or a control character (below 0x20).
+#[inline]
+fn special_in(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let quote = has_zero(w ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero(w ^ (ONES * u64::from(b'\\')));
+    // Bytes below 0x20 (ASCII only: bytes >= 0x80 are masked off by `!w`).
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    quote | backslash | control
+}
+
+impl<'a> Reader<'a> {
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Result<()> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(bad_json())
+        }
+    }
+
+    /// Scans a string starting at its opening quote; returns the raw span (quotes included)
+    /// and whether it holds escapes. Control characters are rejected (RFC 8259 section 7).
+    fn string_span(&mut self) -> Result<(usize, usize, bool)> {
+        let start = self.i;
+        self.eat(b'"')?;
+        let mut escaped = false;
+        loop {
+            // Skip 8 ordinary bytes at a time (SWAR); the byte loop below handles the rest.
+            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                let hits = special_in(u64::from_le_bytes(w));
+                if hits == 0 {
+                    self.i += 8;
+                } else {
+                    self.i += (hits.trailing_zeros() / 8) as usize;
+                    break;
+                }
+            }
+            let c = self.peek().ok_or_else(bad_json)?;
+            self.i += 1;
+            match c {
+                b'"' => return Ok((start, self.i, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    // The escape's validity is checked by serde_json when the string is
+                    // decoded; here it only must not end the string.
+                    self.peek().ok_or_else(bad_json)?;
+                    self.i += 1;
+                }
+                0..=0x1f => return Err(bad_json()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads a string value, borrowed unless it has escapes.
+    fn str(&mut self) -> Result<Cow<'a, str>> {
+        let (start, end, escaped) = self.string_span()?;
+        if escaped {
+            serde_json::from_str::<String>(&self.text[start..end])
+                .map(Cow::Owned)
+                .map_err(|_| bad_json())
+        } else {
+            Ok(Cow::Borrowed(&self.text[start + 1..end - 1]))
+        }
+    }
+
+    /// Reads a string value into an owned `String`.
+    fn string(&mut self) -> Result<String> {
+        self.str().map(Cow::into_owned)
+    }
+
+    /// Scans a number (RFC 8259 section 6 grammar) and returns its span.
+    fn number_span(&mut self) -> Result<(usize, usize)> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => {
+                self.i += 1;
+                // RFC 8259 section 6: no leading zeros.
+                if matches!(self.peek(), Some(b'0'..=b'9')) {
+                    return Err(bad_json());
+                }
+            }
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(bad_json()),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(bad_json());
+            }
+            self.digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(bad_json());
+            }
+            self.digits();
+        }
+        Ok((start, self.i))
+    }
+
+    #[inline]
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+    }
+
+    /// Skips any JSON value and returns its span.
+    fn skip_value(&mut self, depth: usize) -> Result<(usize, usize)> {
+        let start = self.i;
+        match self.peek().ok_or_else(bad_json)? {
+            b'"' => {
+                self.string_span()?;
+            }
+            b'-' | b'0'..=b'9' => {
+                self.number_span()?;
+            }
+            b't' => self.literal(b"true")?,
+            b'f' => self.literal(b"false")?,
+            b'n' => self.literal(b"null")?,
+            open @ (b'[' | b'{') => {
+                if depth >= MAX_DEPTH {
+                    return Err(bad_json());
+                }
+                self.i += 1;
+                self.ws();
+                let close = if open == b'[' { b']' } else { b'}' };
+                if self.peek() == Some(close) {
+                    self.i += 1;
+                    return Ok((start, self.i));
+                }
+                loop {
+                    if open == b'{' {
+                        self.string_span()?;
+                        self.ws();
+                        self.eat(b':')?;
+                        self.ws();
+                    }
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => {
+                            self.i += 1;
+                            self.ws();
+                        }
+                        Some(c) if c == close => {
+                            self.i += 1;
+                            break;
+                        }
+                        _ => return Err(bad_json()),
+                    }
+                }
+            }
+            _ => return Err(bad_json()),
+        }
+        Ok((start, self.i))
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<()> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(bad_json())
+        }
+    }
+
+    /// A registered string claim.
+    fn string_claim(&mut self, claim: &'static str) -> Result<String> {
+        if self.peek() != Some(b'"') {
+            return Err(self.type_error(claim, STR));
+        }
+        self.string()
+    }
+
+    /// A NumericDate: an integer, or a finite number rounded down; the same rules as the
+    /// serde path in `token.rs`.
+    fn date_claim(&mut self, claim: &'static str) -> Result<i64> {
+        if !matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
+            return Err(self.type_error(claim, DATE));
+        }
+        let (start, end) = self.number_span()?;
+        let text = &self.text[start..end];
+        let integer = !text.bytes().any(|c| matches!(c, b'.' | b'e' | b'E'));
+        if integer {
+            if let Ok(v) = text.parse::<i64>() {
+                return Ok(v);
+            }
+            // serde_json reads integers up to u64::MAX as integers (out of range for a
+            // date) and anything longer as a float.
+            if text.parse::<u64>().is_ok() {
+                return Err(bad_claim(claim, DATE));
+            }
+        }
+        let v: f64 = text.parse().map_err(|_| bad_json())?;
+        if v.is_infinite() {
+            // serde_json reports a number beyond f64 as a syntax error, not a type error.
+            return Err(bad_json());
+        }
+        if v.abs() < 1e18 {
+            let t = v as i64;
+            Ok(if (t as f64) > v { t - 1 } else { t })
+        } else {
+            Err(bad_claim(claim, DATE))
+        }
+    }
+
+    fn aud_claim(&mut self) -> Result<Audience> {
+        match self.peek() {
+            Some(b'"') => Ok(Audience::One(self.string()?)),
+            Some(b'[') => {
+                self.i += 1;
+                self.ws();
+                let mut v = Vec::new();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                    return Ok(Audience::Many(v));
+                }
+                loop {
+                    if self.peek() != Some(b'"') {
+                        return Err(self.type_error("aud", AUD));
+                    }
+                    v.push(self.string()?);
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => {
+                            self.i += 1;
+                            self.ws();
+                        }
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Audience::Many(v));
+                        }
+                        _ => return Err(bad_json()),
+                    }
+                }
+            }
+            _ => Err(self.type_error("aud", AUD)),
+        }
+    }
+
+    /// A value of the wrong type: `invalid_claim`. Like serde_json, the scalar that is
+    /// there is read first, so a value that is not even JSON (`tru`, `-`) is `invalid_json`;
+    /// arrays and objects are rejected at their first byte.
+    fn type_error(&mut self, claim: &'static str, expected: &'static str) -> Error {
+        let scalar_ok = match self.peek() {
+            Some(b'[' | b'{') => true,
+            Some(b'"') => self.string_span().is_ok(),
+            Some(b'-' | b'0'..=b'9') => self.number_span().is_ok(),
+            Some(b't') => self.literal(b"true").is_ok(),
+            Some(b'f') => self.literal(b"false").is_ok(),
+            Some(b'n') => self.literal(b"null").is_ok(),
+            _ => false,
+        };
+        if scalar_ok {
+            bad_claim(claim, expected)
+        } else {
+            bad_json()
+        }
+    }
+}
+
+/// Parses a claims object (the decoded payload of a token).
+pub(crate) fn parse_claims(bytes: &[u8]) -> Result<Claims> {
+    // Invalid UTF-8 can only sit inside a string (anything else is a syntax error too),
+    // so checking the whole payload once reports what a full parser would.
+    let text = core::str::from_utf8(bytes).map_err(|_| bad_json())?;
+    let mut r = Reader {
+        b: bytes,
+        text,
+        i: 0,
+    };
+    let mut c = Claims::default();
+    let mut aud_seen = false;
+    r.ws();
+    r.eat(b'{')?;
+    r.ws();
+    if r.peek() == Some(b'}') {
+        r.i += 1;
+    } else {
+        loop {
+            if r.peek() != Some(b'"') {
+                return Err(bad_json());
+            }
+            let name = r.str()?;
+            r.ws();
+            // Duplicates are rejected before the ':' is read, as the serde path does.
+            let duplicate = match &*name {
+                "iss" => c.iss.is_some().then_some("iss"),
+                "sub" => c.sub.is_some().then_some("sub"),
+                "aud" => aud_seen.then_some("aud"),
+                "exp" => c.exp.is_some().then_some("exp"),
+                "nbf" => c.nbf.is_some().then_some("nbf"),
+                "iat" => c.iat.is_some().then_some("iat"),
+                "jti" => c.jti.is_some().then_some("jti"),
+                "scope" => c.scope.is_some().then_some("scope"),
+                "role" => c.role.is_some().then_some("role"),
+                _ => None,
+            };
+            if let Some(claim) = duplicate {
+                return Err(bad_claim(claim, "a single occurrence"));
+            }
+            r.eat(b':')?;
+            r.ws();
+            match &*name {
+                "iss" => c.iss = Some(r.string_claim("iss")?),
+                "sub" => c.sub = Some(r.string_claim("sub")?),
+                "aud" => {
+                    c.aud = r.aud_claim()?;
+                    aud_seen = true;
+                }
+                "exp" => c.exp = Some(r.date_claim("exp")?),
+                "nbf" => c.nbf = Some(r.date_claim("nbf")?),
+                "iat" => c.iat = Some(r.date_claim("iat")?),
+                "jti" => c.jti = Some(r.string_claim("jti")?),
+                "scope" => c.scope = Some(r.string_claim("scope")?),
+                "role" => c.role = Some(r.string_claim("role")?),
+                _ => {
+                    let (start, end) = r.skip_value(1)?;
+                    let value: Value =
+                        serde_json::from_str(&text[start..end]).map_err(|_| bad_json())?;
+                    if c.extra.contains_key(&*name) {
+                        return Err(bad_claim("extra", "a single occurrence of each claim"));
+                    }
+                    c.extra.insert(name.into_owned(), value);
+                }
+            }
+            r.ws();
+            match r.peek() {
+                Some(b',') => {
+                    r.i += 1;
+                    r.ws();
+                }
+                Some(b'}') => {
+                    r.i += 1;
+                    break;
+                }
+                _ => return Err(bad_json()),
+            }
+        }
+    }
+    r.ws();
+    if r.i != bytes.len() {
+        return Err(bad_json());
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::panic)]
+    use super::parse_claims;
+    use crate::token::parse_claims_reference;
+    use alloc::format;
+
+    /// The fast reader and the serde reference agree (the fuzz target does this at scale).
+    #[test]
+    fn agrees_with_serde_reference() {
+        let cases: &[&str] = &[
+            r#"{}"#,
+            r#" { } "#,
+            r#"{"exp":1}"#,
+            r#"{"exp":-0}"#,
+            r#"{"exp":01}"#,
+            r#"{"exp":1.5}"#,
+            r#"{"exp":-1.5}"#,
+            r#"{"exp":1e3}"#,
+            r#"{"exp":1e400}"#,
+            r#"{"exp":-1e400}"#,
+            r#"{"exp":9223372036854775807}"#,
+            r#"{"exp":9223372036854775808}"#,
+            r#"{"exp":-9223372036854775809}"#,
+            r#"{"exp":18446744073709551616}"#,
+            r#"{"exp":"1"}"#,
+            r#"{"exp":tru}"#,
+            r#"{"exp":true}"#,
+            r#"{"exp":[1]}"#,
+            r#"{"exp":{}}"#,
+            r#"{"exp":-}"#,
+            r#"{"exp":1.}"#,
+            r#"{"exp":.5}"#,
+            r#"{"exp":1,"exp":2}"#,
+            r#"{"exp":1,"exp"}"#,
+            r#"{"sub":"a\"b"}"#,
+            r#"{"sub":"\u00e9\ud83d\ude00"}"#,
+            r#"{"sub":"\ud800"}"#,
+            r#"{"sub":"\x"}"#,
+            "{\"sub\":\"a\u{1}\"}",
+            "{\"sub\":\"\u{e9}\"}",
+            r#"{"sub":5x}"#,
+            r#"{"sub":nul}"#,
+            r#"{"sub":null}"#,
+            r#"{"aud":"a"}"#,
+            r#"{"aud":["a","b"]}"#,
+            r#"{"aud":[]}"#,
+            r#"{"aud":[1]}"#,
+            r#"{"aud":["a",]}"#,
+            r#"{"aud":["a" "b"]}"#,
+            r#"{"aud":{}}"#,
+            r#"{"aud":"a","aud":"b"}"#,
+            r#"{"x":1,"x":2}"#,
+            r#"{"x":[1,{"y":[true,false,null,"s",-1.5e-3]}]}"#,
+            r#"{"x":[1,]}"#,
+            r#"{"x":{"a"}}"#,
+            r#"{"\u0065xp":5}"#,
+            r#"{"exp":5}x"#,
+            r#"{"exp":5,}"#,
+            r#"{,}"#,
+            r#"[]"#,
+            r#""s""#,
+            "",
+            r#"{"exp":5"#,
+            r#"{"exp""#,
+            r#"{"a":1 "b":2}"#,
+            "{\"x\":\"\u{7f}\"}",
+            r#"{"iss":"i","sub":"s","aud":"a","exp":1,"nbf":2,"iat":3,"jti":"j","scope":"a b","role":"r","z":{"k":[1]}}"#,
+        ];
+        for case in cases {
+            let fast = parse_claims(case.as_bytes());
+            let reference = parse_claims_reference(case.as_bytes());
+            match (&fast, &reference) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.code(), b.code(), "{case}: fast {a}, reference {b}")
+                }
+                _ => panic!("{case}: fast {fast:?}, reference {reference:?}"),
+            }
+        }
+        let deep_ok = format!(r#"{{"x":{}{}}}"#, "[".repeat(126), "]".repeat(126));
+        let deep_bad = format!(r#"{{"x":{}{}}}"#, "[".repeat(128), "]".repeat(128));
+        for case in [deep_ok, deep_bad] {
+            assert_eq!(
+                parse_claims(case.as_bytes()).is_ok(),
+                parse_claims_reference(case.as_bytes()).is_ok(),
+                "depth {}",
+                case.len()
+            );
+        }
+    }
+}
