@@ -1,0 +1,27 @@
+//! The root README stays true: its Rust quick start is the doc-tested one, and it lists
+//! every error code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn rust_block(text: &str) -> &str {
+    let start = text.find("```rust\n").expect("a rust block");
+    let rest = &text[start..];
+    &rest[..rest[7..].find("```\n").expect("closing fence") + 7]
+}
+
+#[test]
+fn quick_start_is_the_doc_tested_example() {
+    assert_eq!(rust_block(&read("../README.md")), rust_block(&read("README.md")));
+}
+
+#[test]
+fn readme_lists_every_error_code() {
+    let readme = read("../README.md");
+    for code in keyseal::ErrorCode::ALL {
+        assert!(readme.contains(&format!("| `{}` |", code.as_str())), "{code} missing from README");
+    }
+}
