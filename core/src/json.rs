@@ -316,8 +316,11 @@ impl<'a> Reader<'a> {
     fn type_error(&mut self, claim: &'static str, expected: &'static str) -> Error {
         let scalar_ok = match self.peek() {
             Some(b'[' | b'{') => true,
-            Some(b'"') => self.string_span().is_ok(),
-            Some(b'-' | b'0'..=b'9') => self.number_span().is_ok(),
+            Some(b'"') => self.str().is_ok(),
+            // serde_json reads the number first; one beyond f64's range is a syntax error.
+            Some(b'-' | b'0'..=b'9') => self
+                .number_span()
+                .is_ok_and(|(a, b)| self.text[a..b].parse::<f64>().is_ok_and(f64::is_finite)),
             Some(b't') => self.literal(b"true").is_ok(),
             Some(b'f') => self.literal(b"false").is_ok(),
             Some(b'n') => self.literal(b"null").is_ok(),
@@ -333,9 +336,12 @@ impl<'a> Reader<'a> {
 
 /// Parses a claims object (the decoded payload of a token).
 pub(crate) fn parse_claims(bytes: &[u8]) -> Result<Claims> {
-    // Invalid UTF-8 can only sit inside a string (anything else is a syntax error too),
-    // so checking the whole payload once reports what a full parser would.
-    let text = core::str::from_utf8(bytes).map_err(|_| bad_json())?;
+    // Checked once for the whole payload. A payload that is not UTF-8 is invalid, but
+    // which error comes first (a wrong claim type before the bad byte, or the byte) is
+    // decided by reading in order, so it is left to the serde reader.
+    let Ok(text) = core::str::from_utf8(bytes) else {
+        return crate::token::parse_claims_reference(bytes);
+    };
     let mut r = Reader {
         b: bytes,
         text,

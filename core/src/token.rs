@@ -896,7 +896,6 @@ fn parse_header(bytes: &[u8]) -> Result<Header<'_>> {
     }
 }
 
-#[cfg(any(test, feature = "fuzzing"))]
 /// What went wrong while reading one claim, recorded beside serde's error.
 #[derive(Clone, Copy)]
 struct ClaimFault {
@@ -904,11 +903,9 @@ struct ClaimFault {
     expected: &'static str,
 }
 
-#[cfg(any(test, feature = "fuzzing"))]
 /// A NumericDate: an integer, or a finite number rounded down (RFC 7519 section 2).
 struct NumericDate(i64);
 
-#[cfg(any(test, feature = "fuzzing"))]
 impl<'de> Deserialize<'de> for NumericDate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
         struct V;
@@ -940,11 +937,9 @@ impl<'de> Deserialize<'de> for NumericDate {
     }
 }
 
-#[cfg(any(test, feature = "fuzzing"))]
 /// A `aud` value: a string or an array of strings.
 struct AudValue(Audience);
 
-#[cfg(any(test, feature = "fuzzing"))]
 impl<'de> Deserialize<'de> for AudValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
         struct V;
@@ -972,9 +967,9 @@ impl<'de> Deserialize<'de> for AudValue {
 }
 
 /// The plain serde_json reading of a claims object: the reference the fast reader in
-/// `json.rs` is fuzzed against.
-#[cfg(any(test, feature = "fuzzing"))]
-pub fn parse_claims_reference(bytes: &[u8]) -> Result<Claims> {
+/// `json.rs` is fuzzed against, and its fallback for payloads that are not UTF-8 (so the
+/// error reported is the one a full parser finds first).
+pub(crate) fn parse_claims_reference(bytes: &[u8]) -> Result<Claims> {
     struct ClaimsVisitor<'c> {
         fault: &'c Cell<Option<ClaimFault>>,
     }

@@ -15,13 +15,19 @@ fn rust_block(text: &str) -> &str {
 
 #[test]
 fn quick_start_is_the_doc_tested_example() {
-    assert_eq!(rust_block(&read("../README.md")), rust_block(&read("README.md")));
+    assert_eq!(
+        rust_block(&read("../README.md")),
+        rust_block(&read("README.md"))
+    );
 }
 
 #[test]
 fn readme_lists_every_error_code() {
     let readme = read("../README.md");
     for code in keyseal::ErrorCode::ALL {
-        assert!(readme.contains(&format!("| `{}` |", code.as_str())), "{code} missing from README");
+        assert!(
+            readme.contains(&format!("| `{}` |", code.as_str())),
+            "{code} missing from README"
+        );
     }
 }
