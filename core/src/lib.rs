@@ -13,7 +13,7 @@ mod mac;
 pub mod policy;
 pub mod token;
 
-pub use digest::{DigestStatus, Pepper, PepperSet};
+pub use digest::{DigestStatus, Pepper, PepperSet, sha256_hex};
 pub use error::{Error, ErrorCode, ErrorFamily, Result};
 pub use headers::{Credential, CredentialSource, extract_credential};
 #[cfg(feature = "getrandom")]
@@ -22,7 +22,7 @@ pub use key::{ApiKey, FixedEntropy, KeyFormat, KeyParts, RandomSource, parse_key
 pub use policy::{IpNet, KeyPolicy, RequestContext, Scope};
 pub use token::{
     Algorithm, Audience, Claim, Claims, ExchangeOptions, KeyIdentity, Keyset, TokenKey, Validation,
-    VerifiedToken, exchange_claims,
+    VerifiedToken, exchange_claims, hmac_sha256,
 };
 
 /// Internals exposed for the fuzz targets only (feature `fuzzing`); not a public API.

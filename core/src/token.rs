@@ -297,6 +297,22 @@ pub const REGISTERED_CLAIMS: [&str; 9] = [
 ];
 
 impl Claims {
+    /// Reads claims from a JSON object, with the rules verification uses: registered
+    /// claims must have their registered types (`invalid_claim` otherwise), NumericDates
+    /// may be fractional (rounded down), duplicate names are rejected, and everything
+    /// else goes into [`Claims::extra`]. Bindings use this to turn host objects (sent as
+    /// JSON text) into claims, so every runtime types claims the same way.
+    pub fn from_json(json: &[u8]) -> Result<Claims> {
+        crate::json::parse_claims(json)
+    }
+
+    /// The claims as JSON, in issue order (see the module documentation).
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|_| Error::Internal {
+            detail: "claims did not serialize",
+        })
+    }
+
     /// The scopes of the `scope` claim, split on spaces.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope

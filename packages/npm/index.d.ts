@@ -1,0 +1,337 @@
+// Types of the `keyseal` package. Hand-written; tests/js/api.test.mjs checks that the
+// runtime exports of every entry point match the names declared here and that
+// `ErrorCode` equals the core's list (tests/vectors/errors.json).
+
+/** Every error code keyseal raises, by family (the core's `ErrorCode`). */
+export type MalformedCode =
+  | "malformed_key"
+  | "bad_checksum"
+  | "prefix_mismatch"
+  | "malformed_digest"
+  | "token_too_large"
+  | "malformed_token"
+  | "invalid_base64"
+  | "invalid_json"
+  | "unsupported_header"
+  | "invalid_cidr"
+  | "invalid_scope";
+export type SignatureCode =
+  | "bad_signature"
+  | "digest_mismatch"
+  | "unknown_pepper"
+  | "unsupported_algorithm"
+  | "algorithm_mismatch"
+  | "unknown_kid"
+  | "key_retired";
+export type TimeCode = "token_expired" | "token_not_yet_valid" | "token_issued_in_future";
+export type ClaimsCode = "invalid_audience" | "invalid_issuer" | "missing_claim" | "invalid_claim";
+export type PolicyCode =
+  | "key_revoked"
+  | "key_disabled"
+  | "key_expired"
+  | "ip_not_allowed"
+  | "read_only_key"
+  | "insufficient_scope"
+  | "role_not_allowed";
+export type CredentialCode =
+  | "missing_credential"
+  | "ambiguous_credential"
+  | "duplicate_credential"
+  | "unsupported_auth_scheme"
+  | "incomplete_credential";
+export type ConfigCode = "invalid_prefix" | "invalid_config" | "weak_key" | "invalid_pepper" | "duplicate_kid";
+export type RegistryCode =
+  | "not_found"
+  | "version_conflict"
+  | "name_conflict"
+  | "invalid_name"
+  | "invalid_metadata"
+  | "invalid_cursor"
+  | "invalid_limit"
+  | "invalid_argument"
+  | "permission_denied"
+  | "payload_too_large"
+  | "storage_unavailable";
+export type InternalCode = "rng_failed" | "internal";
+
+export type ErrorCode =
+  | MalformedCode
+  | SignatureCode
+  | TimeCode
+  | ClaimsCode
+  | PolicyCode
+  | CredentialCode
+  | ConfigCode
+  | RegistryCode
+  | InternalCode;
+
+export type ErrorFamily =
+  | "malformed"
+  | "signature"
+  | "time"
+  | "claims"
+  | "policy"
+  | "credential"
+  | "config"
+  | "registry"
+  | "internal";
+
+/** Base class of every error keyseal throws. Messages never contain secrets. */
+export class KeysealError<C extends ErrorCode = ErrorCode> extends Error {
+  /** For helpers and applications that answer with a keyseal code of their own. */
+  constructor(code: C, message: string, options?: { cause?: unknown });
+  readonly code: C;
+  readonly family: ErrorFamily;
+  /** The class name, e.g. "SignatureError". */
+  readonly name: string;
+}
+export class MalformedError extends KeysealError<MalformedCode> {}
+export class SignatureError extends KeysealError<SignatureCode> {}
+export class TimeError extends KeysealError<TimeCode> {}
+export class ClaimsError extends KeysealError<ClaimsCode> {}
+export class PolicyError extends KeysealError<PolicyCode> {}
+export class CredentialError extends KeysealError<CredentialCode> {}
+export class ConfigError extends KeysealError<ConfigCode> {}
+export class RegistryError extends KeysealError<RegistryCode> {}
+export class InternalError extends KeysealError<InternalCode> {}
+
+/** The core's list of codes, in documentation order. */
+export const ERROR_CODES: readonly ErrorCode[];
+/** The package version (the workspace version). */
+export const VERSION: string;
+/** Which build is loaded: the napi addon or the wasm module. */
+export const BACKEND: "napi" | "wasm";
+
+/** A string (UTF-8 encoded), a Uint8Array or a Buffer. */
+export type Secret = string | Uint8Array;
+
+/** A parsed or generated key. `toString()` and inspection never show the secret. */
+export class ApiKey {
+  private constructor();
+  readonly prefix: string;
+  /** The public id: safe to log and store. */
+  readonly id: string;
+  readonly checksum: string;
+  /** `prefix_id`: the accessKey half of an accessKey + secretKey pair. */
+  readonly accessKey: string;
+  /** The whole key, to hand to its owner once. */
+  expose(): string;
+  /** The secret part, without the checksum. */
+  exposeSecret(): string;
+  /** The secretKey half of the pair: secret and checksum. */
+  exposeSecretKey(): string;
+  /** `prefix_id_…` */
+  toString(): string;
+  toJSON(): { prefix: string; id: string };
+}
+
+export interface KeyFormatOptions {
+  /** Id length, 16-32. Defaults to 16. */
+  idLen?: number;
+  /** Secret length, 27-64. Defaults to 32. */
+  secretLen?: number;
+}
+
+export class KeyFormat {
+  constructor(prefix: string, options?: KeyFormatOptions);
+  readonly prefix: string;
+  readonly idLen: number;
+  readonly secretLen: number;
+  /** A new key from the OS CSPRNG (Web Crypto `getRandomValues` on wasm). */
+  generate(): ApiKey;
+  /** A key made only from `entropy` (tests, vectors); `rng_failed` when it runs out. */
+  generateFromEntropy(entropy: Secret): ApiKey;
+  parse(key: string): ApiKey;
+  /** `true`, or throws the reason the key is not of this format. */
+  check(key: string): true;
+}
+
+/** Parses a key of any prefix and lengths. */
+export function parseKey(key: string): ApiKey;
+
+export class Pepper {
+  /** `id`: 1-32 of `[A-Za-z0-9_-]`; `secret`: at least 16 bytes. */
+  constructor(id: string, secret: Secret);
+  readonly id: string;
+}
+
+export class PepperSet {
+  constructor(current: Pepper, previous?: Pepper[]);
+  /** `v1.<pepper_id>.<base64url>` under the current pepper. */
+  digest(key: string): string;
+  /** `"outdated"`: verified, but store `digest(key)` in its place. */
+  verify(key: string, stored: string): "current" | "outdated";
+}
+
+/** Plain SHA-256 of a key, lowercase hex (the form other systems store). */
+export function sha256Hex(key: string): string;
+/** HMAC-SHA256 (RFC 4231 vectors, benchmarks). */
+export function hmacSha256(key: Secret, data: Secret): Uint8Array;
+
+export type Algorithm = "HS256" | "HS384" | "HS512";
+
+export interface TokenKeyOptions {
+  /** Defaults to "HS256". */
+  alg?: Algorithm;
+  /** Unix seconds: tokens of this key stop verifying at this time. Defaults to never. */
+  verifyUntil?: number | null;
+}
+
+export class TokenKey {
+  /** `secret` must be at least 32/48/64 bytes for HS256/384/512 (RFC 7518 3.2). */
+  constructor(kid: string, secret: Secret, options?: TokenKeyOptions);
+  readonly kid: string;
+  readonly alg: Algorithm;
+}
+
+export type RegisteredClaim = "iss" | "sub" | "aud" | "exp" | "nbf" | "iat" | "jti" | "scope" | "role";
+
+export interface Claims {
+  iss?: string;
+  sub?: string;
+  aud?: string | string[];
+  exp?: number;
+  nbf?: number;
+  iat?: number;
+  jti?: string;
+  scope?: string;
+  role?: string;
+  [claim: string]: unknown;
+}
+
+export interface VerifyOptions {
+  /** Unix seconds. Defaults to the clock (`Math.floor(Date.now() / 1000)`). */
+  now?: number;
+  /** Seconds of clock skew for exp/nbf/iat, 0-300. Defaults to 0. */
+  leeway?: number;
+  /** Accepted audiences. Defaults to none (a token with `aud` is rejected). */
+  audience?: string | string[];
+  /** Accepted issuers. Defaults to not checking `iss`. */
+  issuer?: string | string[];
+  /** Claims that must be present; replaces the default `["exp"]`. */
+  required?: RegisteredClaim[];
+  /** Size limit in bytes, 64-1048576. Defaults to 8192. */
+  maxTokenLen?: number;
+}
+
+export interface VerifiedToken {
+  kid: string;
+  alg: Algorithm;
+  claims: Claims;
+}
+
+export interface ExchangeOptions {
+  /** The API key's public id (`key_id` claim; `sub` when there is no owner). */
+  keyId: string;
+  owner?: string | null;
+  scopes?: string[];
+  role?: string | null;
+  /** Defaults to the clock. */
+  now?: number;
+  /** Seconds, 1-86400. Defaults to 600. */
+  ttl?: number;
+  issuer?: string | null;
+  audience?: string | null;
+  jti?: string | null;
+}
+
+export class Keyset {
+  constructor(signing: TokenKey, verifyOnly?: TokenKey[]);
+  /** `next` signs from now on; the old signing key verifies while `now < graceUntil`. */
+  rotate(next: TokenKey, options: { graceUntil: number }): this;
+  issue(claims: Claims): string;
+  verify(token: string, options?: VerifyOptions): VerifiedToken;
+  exchange(options: ExchangeOptions): { token: string; claims: Claims };
+}
+
+export interface KeyPolicyOptions {
+  /** Defaults to true. */
+  enabled?: boolean;
+  /** Defaults to false. */
+  revoked?: boolean;
+  /** Unix seconds; defaults to never. */
+  expiresAt?: number | null;
+  role?: string | null;
+  /** Granted scopes; `keys:*` grants every `keys:` scope. */
+  scopes?: string[];
+  /** Only GET, HEAD, OPTIONS. Defaults to false. */
+  readOnly?: boolean;
+  /** CIDRs or addresses; empty = anywhere. */
+  allowedIps?: string[];
+}
+
+export interface RequestContext {
+  /** Defaults to the clock. */
+  now?: number;
+  clientIp?: string | null;
+  method?: string | null;
+  requiredScopes?: string[];
+  allowedRoles?: string[];
+}
+
+export class KeyPolicy {
+  constructor(options?: KeyPolicyOptions);
+  /** `true`, or throws a PolicyError. */
+  check(context?: RequestContext): true;
+}
+
+/** Header containers extractCredential accepts. */
+export type HeadersInput =
+  | Headers
+  | Iterable<[string, string]>
+  | Record<string, string | string[] | number | undefined>;
+
+export class Credential {
+  private constructor();
+  readonly kind: "api_key" | "token" | "key_pair";
+  readonly source: "bearer" | "x-api-key" | "key-pair";
+  /** The key, the token, or the accessKey + secretKey pair joined with `_`. */
+  readonly value: string;
+}
+
+export function extractCredential(headers: HeadersInput): Credential;
+
+export type Auth =
+  | { kind: "token"; source: "bearer"; kid: string; alg: Algorithm; claims: Claims }
+  | { kind: "api_key" | "key_pair"; source: "bearer" | "x-api-key" | "key-pair"; key: ApiKey; principal: unknown };
+
+export interface HelperOptions<Req> {
+  /** Verifies bearer tokens. Without it, tokens are rejected. */
+  keyset?: Keyset;
+  /** Verify options (`now` defaults to the clock). */
+  verify?: VerifyOptions;
+  /** Looks an API key up and returns its principal, or throws. Without it, keys are rejected. */
+  verifyKey?: (key: ApiKey, request: Req) => unknown;
+  /** Throws (e.g. KeyPolicy.check) to deny an authenticated request. */
+  authorize?: (auth: Auth, request: Req) => void;
+}
+
+/** Express/Connect middleware: sets `req.keyseal`, or answers 401/403/500 with JSON. */
+export function expressMiddleware(
+  options: HelperOptions<any>,
+): (req: any, res: any, next: (err?: unknown) => void) => void;
+
+export type VerifyRequestResult =
+  | { ok: true; auth: Auth }
+  | { ok: false; status: number; error: KeysealError; response(): Response };
+
+/** Fetch-API helper: `Request` -> result. */
+export function verifyRequest(request: Request, options: HelperOptions<Request>): VerifyRequestResult;
+
+declare const keyseal: {
+  KeysealError: typeof KeysealError;
+  ERROR_CODES: typeof ERROR_CODES;
+  VERSION: typeof VERSION;
+  BACKEND: typeof BACKEND;
+  KeyFormat: typeof KeyFormat;
+  parseKey: typeof parseKey;
+  Pepper: typeof Pepper;
+  PepperSet: typeof PepperSet;
+  TokenKey: typeof TokenKey;
+  Keyset: typeof Keyset;
+  KeyPolicy: typeof KeyPolicy;
+  extractCredential: typeof extractCredential;
+  expressMiddleware: typeof expressMiddleware;
+  verifyRequest: typeof verifyRequest;
+};
+export default keyseal;

@@ -1,0 +1,578 @@
+// The public JS API of keyseal, built over a native backend: the napi addon (Node) or the
+// wasm build (workerd, browsers, Node). Both backends have the same low-level functions
+// (bindings/node/src/lib.rs, bindings/wasm/src/lib.rs), so this one file gives both the
+// same API, the same error classes and the same argument checks. No keyseal logic lives
+// here: only argument conversion, error conversion and the HTTP helpers' plumbing.
+//
+// This file has no imports; build.mjs also emits it as CommonJS (dist/api.cjs) by
+// rewriting its single `export` line, so Node's `require` and `import` share the code.
+
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+const INTERNAL = Symbol("keyseal.internal");
+const encoder = new TextEncoder();
+
+/** Class name of each error family (the core's ErrorFamily). */
+const FAMILY_CLASS = {
+  malformed: "MalformedError",
+  signature: "SignatureError",
+  time: "TimeError",
+  claims: "ClaimsError",
+  policy: "PolicyError",
+  credential: "CredentialError",
+  config: "ConfigError",
+  registry: "RegistryError",
+  internal: "InternalError",
+};
+
+/** HTTP status the helpers answer with, per family. */
+const FAMILY_STATUS = {
+  malformed: 401,
+  signature: 401,
+  time: 401,
+  claims: 401,
+  credential: 401,
+  policy: 403,
+  config: 500,
+  registry: 500,
+  internal: 500,
+};
+
+/** Describes a value's type for TypeError messages, never its content. */
+function typeName(v) {
+  if (v === null) return "null";
+  if (typeof v !== "object") return typeof v;
+  return v.constructor && v.constructor.name ? v.constructor.name : "object";
+}
+
+function nowSeconds() {
+  return Math.floor(Date.now() / 1000);
+}
+
+function createApi(native, backend) {
+  const FAMILY_OF = new Map();
+  const codes = [];
+  const table = native.errorTable();
+  for (let i = 0; i < table.length; i += 2) {
+    codes.push(table[i]);
+    FAMILY_OF.set(table[i], table[i + 1]);
+  }
+  const ERROR_CODES = Object.freeze(codes);
+
+  /** Base class of every error keyseal throws; `code` is the core's stable code. */
+  class KeysealError extends Error {
+    constructor(code, message, options) {
+      super(message, options);
+      this.code = code;
+      this.family = FAMILY_OF.get(code) ?? "internal";
+      this.name = new.target.name;
+    }
+  }
+  const classes = { KeysealError };
+  for (const name of Object.values(FAMILY_CLASS)) {
+    // A named class per family, e.g. `class SignatureError extends KeysealError {}`.
+    classes[name] = { [name]: class extends KeysealError {} }[name];
+  }
+  const classOfFamily = (family) => classes[FAMILY_CLASS[family]] ?? classes.InternalError;
+
+  /** The ONE conversion from a backend error to a keyseal error class. */
+  function convert(e) {
+    if (e instanceof KeysealError || e instanceof TypeError) return e;
+    const code = e !== null && typeof e === "object" && FAMILY_OF.has(e.code) ? e.code : null;
+    if (code === null) {
+      // Not a core error: a wasm trap or a host-bridge failure. Never let it out as is.
+      const detail = e instanceof Error ? e.message : typeName(e);
+      return new classes.InternalError("internal", `internal error: ${detail}`, { cause: e });
+    }
+    const Cls = classOfFamily(FAMILY_OF.get(code));
+    return new Cls(code, e.message);
+  }
+
+  /** A keyseal error raised by this JS layer itself (helpers), with a core code. */
+  function jsError(code, message) {
+    return new (classOfFamily(FAMILY_OF.get(code)))(code, message);
+  }
+
+  function str(name, v) {
+    if (typeof v !== "string") {
+      throw new TypeError(`${name} must be a string, got ${typeName(v)}`);
+    }
+    return v;
+  }
+
+  function bytes(name, v) {
+    if (typeof v === "string") return encoder.encode(v);
+    if (v instanceof Uint8Array) return v; // Buffer is a Uint8Array
+    throw new TypeError(`${name} must be a string, Uint8Array or Buffer, got ${typeName(v)}`);
+  }
+
+  function int(name, v, dflt) {
+    if (v === undefined) return dflt;
+    if (!Number.isSafeInteger(v) || v < 0 || v > 0xffffffff) {
+      throw new TypeError(`${name} must be a non-negative integer, got ${typeName(v)}`);
+    }
+    return v;
+  }
+
+  function time(name, v, dflt) {
+    if (v === undefined) return dflt;
+    if (typeof v !== "number") {
+      throw new TypeError(`${name} must be a number of unix seconds, got ${typeName(v)}`);
+    }
+    return v;
+  }
+
+  function obj(name, v) {
+    if (v === undefined) return {};
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      throw new TypeError(`${name} must be an object, got ${typeName(v)}`);
+    }
+    return v;
+  }
+
+  function only(name, o, allowed) {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) {
+        throw new TypeError(`unknown ${name} option ${JSON.stringify(k)}; expected one of ${allowed.join(", ")}`);
+      }
+    }
+  }
+
+  const redacted = "<redacted>";
+
+  /** A parsed or generated API key. The secret only comes out through `expose*()`. */
+  class ApiKey {
+    #k;
+    constructor(token, inner) {
+      if (token !== INTERNAL) {
+        throw new TypeError("ApiKey is created by KeyFormat.parse(), KeyFormat.generate() or parseKey()");
+      }
+      this.#k = inner;
+    }
+    get prefix() { return this.#k.prefix(); }
+    get id() { return this.#k.id(); }
+    get checksum() { return this.#k.checksum(); }
+    get accessKey() { return this.#k.accessKey(); }
+    /** The whole key, to hand to its owner once. */
+    expose() { return this.#k.expose(); }
+    /** The secret part, without the checksum. */
+    exposeSecret() { return this.#k.exposeSecret(); }
+    /** The `secretKey` half of an accessKey + secretKey pair. */
+    exposeSecretKey() { return this.#k.exposeSecretKey(); }
+    toString() { return this.#k.display(); }
+    toJSON() { return { prefix: this.prefix, id: this.id }; }
+    [INSPECT]() { return `ApiKey { prefix: '${this.prefix}', id: '${this.id}', secret: '${redacted}' }`; }
+  }
+  const wrapKey = (inner) => new ApiKey(INTERNAL, inner);
+
+  class KeyFormat {
+    #f;
+    #prefix;
+    #idLen;
+    #secretLen;
+    constructor(prefix, options) {
+      str("prefix", prefix);
+      const o = obj("KeyFormat options", options);
+      only("KeyFormat", o, ["idLen", "secretLen"]);
+      this.#prefix = prefix;
+      this.#idLen = int("idLen", o.idLen, 16);
+      this.#secretLen = int("secretLen", o.secretLen, 32);
+      try {
+        this.#f = new native.KeyFormat(prefix, this.#idLen, this.#secretLen);
+      } catch (e) { throw convert(e); }
+    }
+    get prefix() { return this.#prefix; }
+    get idLen() { return this.#idLen; }
+    get secretLen() { return this.#secretLen; }
+    /** A new key from the OS CSPRNG (Web Crypto getRandomValues on wasm). */
+    generate() {
+      try { return wrapKey(this.#f.generate()); } catch (e) { throw convert(e); }
+    }
+    /** A key made from the given bytes only (tests and vectors). */
+    generateFromEntropy(entropy) {
+      const b = bytes("entropy", entropy);
+      try { return wrapKey(this.#f.generateFromEntropy(b)); } catch (e) { throw convert(e); }
+    }
+    parse(key) {
+      str("key", key);
+      try { return wrapKey(this.#f.parse(key)); } catch (e) { throw convert(e); }
+    }
+    /** True when `key` is a well-formed key of this format; throws otherwise. */
+    check(key) {
+      str("key", key);
+      try { return this.#f.check(key); } catch (e) { throw convert(e); }
+    }
+  }
+
+  function parseKey(key) {
+    str("key", key);
+    try { return wrapKey(native.parseKey(key)); } catch (e) { throw convert(e); }
+  }
+
+  class Pepper {
+    #p;
+    constructor(id, secret) {
+      str("pepper id", id);
+      const b = bytes("pepper secret", secret);
+      try { this.#p = new native.Pepper(id, b); } catch (e) { throw convert(e); }
+    }
+    get id() { return this.#p.id(); }
+    static [INTERNAL](p) { return p.#p; }
+    toJSON() { return { id: this.id }; }
+    [INSPECT]() { return `Pepper { id: '${this.id}', secret: '${redacted}' }`; }
+  }
+  const nativePepper = (name, p) => {
+    if (!(p instanceof Pepper)) throw new TypeError(`${name} must be a Pepper, got ${typeName(p)}`);
+    return Pepper[INTERNAL](p);
+  };
+
+  class PepperSet {
+    #s;
+    #ids;
+    constructor(current, previous = []) {
+      const cur = nativePepper("current", current);
+      if (!Array.isArray(previous)) throw new TypeError(`previous must be an array of Pepper, got ${typeName(previous)}`);
+      this.#s = new native.PepperSet(cur);
+      this.#ids = [current.id];
+      for (const p of previous) {
+        try { this.#s.addPrevious(nativePepper("previous pepper", p)); } catch (e) { throw convert(e); }
+        this.#ids.push(p.id);
+      }
+    }
+    /** `v1.<pepper_id>.<base64url>` of HMAC-SHA256(current pepper, key). */
+    digest(key) {
+      str("key", key);
+      try { return this.#s.digest(key); } catch (e) { throw convert(e); }
+    }
+    /** `"current"`, or `"outdated"` when the stored digest should be replaced. */
+    verify(key, stored) {
+      str("key", key);
+      str("stored digest", stored);
+      try { return this.#s.verify(key, stored); } catch (e) { throw convert(e); }
+    }
+    [INSPECT]() { return `PepperSet { peppers: [${this.#ids.map((i) => `'${i}'`).join(", ")}] }`; }
+  }
+
+  function sha256Hex(key) {
+    str("key", key);
+    try { return native.sha256Hex(key); } catch (e) { throw convert(e); }
+  }
+
+  function hmacSha256(key, data) {
+    const k = bytes("key", key);
+    const d = bytes("data", data);
+    try { return new Uint8Array(native.hmacSha256(k, d)); } catch (e) { throw convert(e); }
+  }
+
+  class TokenKey {
+    #k;
+    constructor(kid, secret, options) {
+      str("kid", kid);
+      const b = bytes("token key secret", secret);
+      const o = obj("TokenKey options", options);
+      only("TokenKey", o, ["alg", "verifyUntil"]);
+      const alg = o.alg === undefined ? "HS256" : str("alg", o.alg);
+      const until = time("verifyUntil", o.verifyUntil ?? undefined, undefined);
+      try { this.#k = new native.TokenKey(kid, b, alg, until); } catch (e) { throw convert(e); }
+    }
+    get kid() { return this.#k.kid(); }
+    get alg() { return this.#k.alg(); }
+    static [INTERNAL](k) { return k.#k; }
+    toJSON() { return { kid: this.kid, alg: this.alg }; }
+    [INSPECT]() { return `TokenKey { kid: '${this.kid}', alg: '${this.alg}', secret: '${redacted}' }`; }
+  }
+  const nativeTokenKey = (name, k) => {
+    if (!(k instanceof TokenKey)) throw new TypeError(`${name} must be a TokenKey, got ${typeName(k)}`);
+    return TokenKey[INTERNAL](k);
+  };
+
+  const VERIFY_OPTIONS = ["now", "leeway", "audience", "issuer", "required", "maxTokenLen"];
+  let defaultValidation;
+  const byText = new Map();
+  const byObject = new WeakMap();
+
+  /** Compiles verify options once per options object (and per distinct content). */
+  function validationFor(o) {
+    const hit = byObject.get(o);
+    if (hit !== undefined) return hit;
+    only("verify", o, VERIFY_OPTIONS);
+    const text = JSON.stringify({
+      leeway: o.leeway,
+      audience: o.audience,
+      issuer: o.issuer,
+      required: o.required,
+      maxTokenLen: o.maxTokenLen,
+    });
+    let v = byText.get(text);
+    if (v === undefined) {
+      try { v = new native.Validation(text); } catch (e) { throw convert(e); }
+      if (byText.size >= 256) byText.clear();
+      byText.set(text, v);
+    }
+    byObject.set(o, v);
+    return v;
+  }
+
+  class Keyset {
+    #s;
+    #kids;
+    constructor(signing, verifyOnly = []) {
+      const s = nativeTokenKey("signing key", signing);
+      if (!Array.isArray(verifyOnly)) throw new TypeError(`verifyOnly must be an array of TokenKey, got ${typeName(verifyOnly)}`);
+      this.#s = new native.Keyset(s);
+      this.#kids = [signing.kid];
+      for (const k of verifyOnly) {
+        try { this.#s.addVerifyOnly(nativeTokenKey("verify-only key", k)); } catch (e) { throw convert(e); }
+        this.#kids.push(k.kid);
+      }
+    }
+    /** `next` signs from now on; the old signing key verifies while now < graceUntil. */
+    rotate(next, options) {
+      const n = nativeTokenKey("next key", next);
+      const o = obj("rotate options", options);
+      only("rotate", o, ["graceUntil"]);
+      if (typeof o.graceUntil !== "number") {
+        throw new TypeError(`graceUntil must be a number of unix seconds, got ${typeName(o.graceUntil)}`);
+      }
+      try { this.#s.rotate(n, o.graceUntil); } catch (e) { throw convert(e); }
+      this.#kids.push(next.kid);
+      return this;
+    }
+    /** Signs `claims` (a JSON object) with the signing key; returns the compact token. */
+    issue(claims) {
+      if (typeof claims !== "object" || claims === null || Array.isArray(claims)) {
+        throw new TypeError(`claims must be an object, got ${typeName(claims)}`);
+      }
+      const json = JSON.stringify(claims);
+      try { return this.#s.issue(json); } catch (e) { throw convert(e); }
+    }
+    /**
+     * Verifies `token` and returns `{kid, alg, claims}`. Options: `now` (defaults to the
+     * clock, in seconds), `leeway` (0), `audience`, `issuer`, `required` (["exp"]),
+     * `maxTokenLen` (8192).
+     */
+    verify(token, options) {
+      if (typeof token !== "string") str("token", token);
+      let v;
+      let now;
+      if (options === undefined) {
+        v = defaultValidation ??= (() => {
+          try { return new native.Validation("{}"); } catch (e) { throw convert(e); }
+        })();
+      } else {
+        obj("verify options", options);
+        v = validationFor(options);
+        now = options.now;
+        if (now !== undefined && typeof now !== "number") time("now", now);
+      }
+      let out;
+      try {
+        out = this.#s.verify(token, now === undefined ? nowSeconds() : now, v);
+      } catch (e) { throw convert(e); }
+      return JSON.parse(out);
+    }
+    /** Issues the short-lived token an API key is exchanged for: `{token, claims}`. */
+    exchange(options) {
+      const o = obj("exchange options", options);
+      only("exchange", o, ["keyId", "owner", "scopes", "role", "now", "ttl", "issuer", "audience", "jti"]);
+      str("keyId", o.keyId);
+      const json = JSON.stringify({ ...o, now: time("now", o.now, nowSeconds()) });
+      let out;
+      try { out = this.#s.exchange(json); } catch (e) { throw convert(e); }
+      return JSON.parse(out);
+    }
+    [INSPECT]() { return `Keyset { kids: [${this.#kids.map((k) => `'${k}'`).join(", ")}] }`; }
+  }
+
+  const POLICY_OPTIONS = ["enabled", "revoked", "expiresAt", "role", "scopes", "readOnly", "allowedIps"];
+  const CONTEXT_OPTIONS = ["now", "clientIp", "method", "requiredScopes", "allowedRoles"];
+
+  class KeyPolicy {
+    #p;
+    constructor(options) {
+      const o = obj("policy", options);
+      only("policy", o, POLICY_OPTIONS);
+      // JSON would turn NaN into null, i.e. "never expires": refuse it instead.
+      if (o.expiresAt !== undefined && o.expiresAt !== null && !Number.isFinite(o.expiresAt)) {
+        throw new TypeError(`expiresAt must be a finite number of unix seconds or null, got ${typeName(o.expiresAt)}`);
+      }
+      try { this.#p = new native.KeyPolicy(JSON.stringify(o)); } catch (e) { throw convert(e); }
+    }
+    /** True when the request is allowed; throws a PolicyError (or a malformed IP error). */
+    check(context) {
+      const c = obj("policy context", context);
+      only("policy context", c, CONTEXT_OPTIONS);
+      const now = time("now", c.now, nowSeconds());
+      if (!Number.isFinite(now)) throw new TypeError("now must be a finite number of unix seconds");
+      const json = JSON.stringify({ ...c, now });
+      try { return this.#p.check(json); } catch (e) { throw convert(e); }
+    }
+  }
+
+  class Credential {
+    #value;
+    constructor(kind, source, value) {
+      this.kind = kind;
+      this.source = source;
+      this.#value = value;
+      Object.freeze(this);
+    }
+    /** The key, the token, or the accessKey + secretKey pair joined with `_`. */
+    get value() { return this.#value; }
+    toJSON() { return { kind: this.kind, source: this.source }; }
+    [INSPECT]() { return `Credential { kind: '${this.kind}', source: '${this.source}', value: '${redacted}' }`; }
+  }
+
+  /** Flattens a Headers object, a plain object, IncomingHttpHeaders, or [name, value] pairs. */
+  function flattenHeaders(headers) {
+    const flat = [];
+    const push = (name, value) => {
+      if (value === undefined) return;
+      if (Array.isArray(value)) {
+        for (const v of value) push(name, v);
+        return;
+      }
+      if (typeof value === "number") value = String(value);
+      if (typeof value !== "string") {
+        throw new TypeError(`header ${JSON.stringify(name)} must be a string or an array of strings, got ${typeName(value)}`);
+      }
+      flat.push(name, value);
+    };
+    if (headers === null || typeof headers !== "object") {
+      throw new TypeError(`headers must be a Headers object, a plain object or [name, value] pairs, got ${typeName(headers)}`);
+    }
+    if (Array.isArray(headers) || typeof headers[Symbol.iterator] === "function") {
+      for (const pair of headers) {
+        if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string") {
+          throw new TypeError("header pairs must be [name, value] arrays");
+        }
+        push(pair[0], pair[1]);
+      }
+    } else {
+      for (const name of Object.keys(headers)) push(name, headers[name]);
+    }
+    return flat;
+  }
+
+  /** The one credential in `headers`: `{kind, source, value}`. */
+  function extractCredential(headers) {
+    const flat = flattenHeaders(headers);
+    let r;
+    try { r = native.extractCredential(flat); } catch (e) { throw convert(e); }
+    return new Credential(r[0], r[1], r[2]);
+  }
+
+  /**
+   * Authenticates a request's headers: a bearer token is verified with `options.keyset`
+   * (and `options.verify` options); an API key (or key pair) is parsed and handed to
+   * `options.verifyKey(apiKey, request)`, which returns the principal or throws. Then
+   * `options.authorize(auth, request)` may throw to deny (e.g. a KeyPolicy check).
+   */
+  function authenticate(headers, request, options) {
+    const cred = extractCredential(headers);
+    let auth;
+    if (cred.kind === "token") {
+      if (!options.keyset) throw jsError("unsupported_auth_scheme", "unsupported credential: this endpoint accepts api keys only");
+      // The options object itself is passed on (its compiled form is cached per object);
+      // `now` defaults to the clock inside verify.
+      const v = options.keyset.verify(cred.value, options.verify);
+      auth = { kind: "token", source: cred.source, kid: v.kid, alg: v.alg, claims: v.claims };
+    } else {
+      if (typeof options.verifyKey !== "function") {
+        throw jsError("unsupported_auth_scheme", "unsupported credential: this endpoint accepts bearer tokens only");
+      }
+      const key = parseKey(cred.value);
+      auth = { kind: cred.kind, source: cred.source, key, principal: options.verifyKey(key, request) };
+    }
+    if (typeof options.authorize === "function") options.authorize(auth, request);
+    return auth;
+  }
+
+  function statusOf(e) {
+    return e instanceof KeysealError ? FAMILY_STATUS[e.family] ?? 500 : 500;
+  }
+
+  /** The JSON body of an error answer; server-side failures (500) say nothing more. */
+  function errorBody(e) {
+    return e instanceof KeysealError && statusOf(e) < 500
+      ? { error: e.code, message: e.message }
+      : { error: "internal", message: "internal error" };
+  }
+
+  function checkHelperOptions(options) {
+    const o = obj("helper options", options);
+    only("helper", o, ["keyset", "verify", "verifyKey", "authorize"]);
+    if (o.keyset !== undefined && !(o.keyset instanceof Keyset)) {
+      throw new TypeError(`keyset must be a Keyset, got ${typeName(o.keyset)}`);
+    }
+    return o;
+  }
+
+  /**
+   * Express/Connect middleware: sets `req.keyseal` to the authentication result, or
+   * answers 401 (bad or missing credential) / 403 (policy) / 500 with a JSON body
+   * `{error: code, message}`.
+   */
+  function expressMiddleware(options) {
+    const o = checkHelperOptions(options);
+    return function keysealMiddleware(req, res, next) {
+      try {
+        req.keyseal = authenticate(req.headers, req, o);
+      } catch (e) {
+        const status = statusOf(e);
+        res.statusCode = status;
+        res.setHeader("content-type", "application/json");
+        if (status === 401) res.setHeader("www-authenticate", 'Bearer error="invalid_token"');
+        res.end(JSON.stringify(errorBody(e)));
+        return;
+      }
+      next();
+    };
+  }
+
+  /**
+   * Fetch-API helper: `Request` -> `{ok: true, auth}` or `{ok: false, status, error,
+   * response()}` where `response()` builds the JSON error `Response`.
+   */
+  function verifyRequest(request, options) {
+    const o = checkHelperOptions(options);
+    try {
+      return { ok: true, auth: authenticate(request.headers, request, o) };
+    } catch (e) {
+      const error = e instanceof KeysealError ? e : convert(e);
+      const status = statusOf(error);
+      return {
+        ok: false,
+        status,
+        error,
+        response() {
+          const headers = { "content-type": "application/json" };
+          if (status === 401) headers["www-authenticate"] = 'Bearer error="invalid_token"';
+          return new Response(JSON.stringify(errorBody(error)), { status, headers });
+        },
+      };
+    }
+  }
+
+  return Object.freeze({
+    ...classes,
+    ERROR_CODES,
+    VERSION: native.version(),
+    BACKEND: backend,
+    ApiKey,
+    KeyFormat,
+    parseKey,
+    Pepper,
+    PepperSet,
+    sha256Hex,
+    hmacSha256,
+    TokenKey,
+    Keyset,
+    KeyPolicy,
+    Credential,
+    extractCredential,
+    expressMiddleware,
+    verifyRequest,
+  });
+}
+
+export { createApi };

@@ -1,0 +1,227 @@
+// API behaviour checks that must hold on every backend: napi, wasm in Node, wasm in
+// workerd. No Node imports (this file also runs inside workerd). Each check throws on
+// failure; apiChecks resolves to `[{name, ok, detail}]`.
+
+function fail(msg) {
+  throw new Error(msg);
+}
+
+function eq(a, b, what) {
+  const x = JSON.stringify(a);
+  const y = JSON.stringify(b);
+  if (x !== y) fail(`${what}: expected ${y}, got ${x}`);
+}
+
+function throws(fn, check, what) {
+  let err;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  if (err === undefined) fail(`${what}: did not throw`);
+  check(err);
+  return err;
+}
+
+/** Asserts `fn` throws keyseal error `code` of class `cls` (and the error's shape). */
+function throwsCode(api, fn, code, cls, what) {
+  return throws(
+    fn,
+    (e) => {
+      if (!(e instanceof Error)) fail(`${what}: not an Error`);
+      if (!(e instanceof api.KeysealError)) fail(`${what}: not a KeysealError: ${e && e.name}: ${e && e.message}`);
+      if (!(e instanceof api[cls])) fail(`${what}: ${e.name} is not a ${cls}`);
+      if (e.name !== cls) fail(`${what}: name ${e.name}, expected ${cls}`);
+      if (e.code !== code) fail(`${what}: code ${e.code}, expected ${code}`);
+      if (typeof e.message !== "string" || e.message.length === 0) fail(`${what}: empty message`);
+      if (typeof e.stack !== "string") fail(`${what}: no stack`);
+    },
+    what,
+  );
+}
+
+function throwsType(fn, needle, what) {
+  return throws(
+    fn,
+    (e) => {
+      if (!(e instanceof TypeError)) fail(`${what}: expected TypeError, got ${e && e.name}`);
+      if (!e.message.includes(needle)) fail(`${what}: message ${JSON.stringify(e.message)} lacks ${JSON.stringify(needle)}`);
+    },
+    what,
+  );
+}
+
+const SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t!"; // 35 bytes: enough for HS256
+const NOW = 1767225600;
+
+export async function apiChecks(api, { errorCodes, familyOf }) {
+  const checks = {
+    "ERROR_CODES equals the core's list"() {
+      eq([...api.ERROR_CODES], errorCodes, "ERROR_CODES");
+      if (!Object.isFrozen(api.ERROR_CODES)) fail("ERROR_CODES is not frozen");
+    },
+    "VERSION and BACKEND"() {
+      if (!/^\d+\.\d+\.\d+/.test(api.VERSION)) fail(`VERSION ${api.VERSION}`);
+      if (!["napi", "wasm"].includes(api.BACKEND)) fail(`BACKEND ${api.BACKEND}`);
+    },
+    "one error class per family"() {
+      const families = [...new Set(Object.values(familyOf))];
+      for (const f of families) {
+        const cls = `${f[0].toUpperCase()}${f.slice(1)}Error`;
+        if (typeof api[cls] !== "function") fail(`no class ${cls}`);
+        if (!(api[cls].prototype instanceof api.KeysealError)) fail(`${cls} does not extend KeysealError`);
+        if (api[cls].name !== cls) fail(`${cls}.name is ${api[cls].name}`);
+      }
+      if (!(api.KeysealError.prototype instanceof Error)) fail("KeysealError does not extend Error");
+    },
+    "errors of every family"() {
+      const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
+      const other = new api.Keyset(new api.TokenKey("k1", SECRET + "x"));
+      const tok = ks.issue({ sub: "u", exp: NOW + 60, aud: "a" });
+      throwsCode(api, () => api.parseKey("nope"), "malformed_key", "MalformedError", "parseKey");
+      throwsCode(api, () => other.verify(tok, { now: NOW, audience: "a" }), "bad_signature", "SignatureError", "bad sig");
+      throwsCode(api, () => ks.verify(tok, { now: NOW + 60, audience: "a" }), "token_expired", "TimeError", "expired");
+      throwsCode(api, () => ks.verify(tok, { now: NOW }), "invalid_audience", "ClaimsError", "audience");
+      throwsCode(api, () => new api.KeyPolicy({ revoked: true }).check({ now: NOW }), "key_revoked", "PolicyError", "policy");
+      throwsCode(api, () => api.extractCredential({}), "missing_credential", "CredentialError", "credential");
+      throwsCode(api, () => new api.TokenKey("k", "short"), "weak_key", "ConfigError", "weak key");
+      throwsCode(
+        api,
+        () => new api.KeyFormat("acme").generateFromEntropy(new Uint8Array(4)),
+        "rng_failed",
+        "InternalError",
+        "rng",
+      );
+      const e = throwsCode(api, () => new api.TokenKey("k", "short-secret-xyz"), "weak_key", "ConfigError", "weak");
+      if (e.message.includes("short-secret-xyz")) fail("a secret appears in an error message");
+      if (e.family !== "config") fail(`family ${e.family}`);
+    },
+    "secrets: string, Uint8Array and Buffer-like give the same key; others are TypeError"() {
+      const claims = { sub: "u", exp: NOW + 60 };
+      const a = new api.Keyset(new api.TokenKey("k1", SECRET)).issue(claims);
+      const b = new api.Keyset(new api.TokenKey("k1", new TextEncoder().encode(SECRET))).issue(claims);
+      eq(a, b, "string vs bytes");
+      throwsType(() => new api.TokenKey("k1", 12345), "string, Uint8Array or Buffer", "number secret");
+      throwsType(() => new api.TokenKey("k1", [1, 2, 3]), "string, Uint8Array or Buffer", "array secret");
+      throwsType(() => new api.Pepper("p1", {}), "string, Uint8Array or Buffer", "object pepper");
+      throwsType(() => new api.Pepper("p1", null), "string, Uint8Array or Buffer", "null pepper");
+      throwsType(() => api.hmacSha256(undefined, "x"), "string, Uint8Array or Buffer", "hmac key");
+      throwsType(() => api.parseKey(5), "must be a string", "parseKey(5)");
+      throwsType(() => new api.Keyset({}), "must be a TokenKey", "Keyset({})");
+      throwsType(() => new api.Keyset(new api.TokenKey("k1", SECRET)).verify("a.b.c", { audiance: "x" }), "unknown verify option", "typo");
+    },
+    "key generation uses OS randomness and round-trips"() {
+      const f = new api.KeyFormat("acme_live");
+      const k1 = f.generate();
+      const k2 = f.generate();
+      if (k1.expose() === k2.expose()) fail("two generated keys are equal");
+      eq(f.check(k1.expose()), true, "check");
+      const p = f.parse(k1.expose());
+      eq([p.prefix, p.id, p.checksum, p.accessKey], [k1.prefix, k1.id, k1.checksum, k1.accessKey], "parse");
+      eq(`${p.accessKey}_${p.exposeSecretKey()}`, k1.expose(), "pair halves");
+      const shown = `${String(k1)} ${JSON.stringify(k1)} ${JSON.stringify({ k1 })}`;
+      if (shown.includes(k1.exposeSecret())) fail("the secret shows in toString/JSON");
+      throwsCode(api, () => new api.KeyFormat("other").parse(k1.expose()), "prefix_mismatch", "MalformedError", "prefix");
+    },
+    "digests with pepper rotation and imported SHA-256"() {
+      const key = new api.KeyFormat("acme").generate().expose();
+      const p0 = new api.Pepper("p0", "pepper-zero-0123456789");
+      const p1 = new api.Pepper("p1", new TextEncoder().encode("pepper-one-0123456789"));
+      const old = new api.PepperSet(p0).digest(key);
+      const set = new api.PepperSet(p1, [p0]);
+      eq(set.verify(key, old), "outdated", "old pepper");
+      eq(set.verify(key, set.digest(key)), "current", "current");
+      eq(set.verify(key, api.sha256Hex(key)), "outdated", "sha256 import");
+      throwsCode(api, () => set.verify(key + "x", set.digest(key)), "digest_mismatch", "SignatureError", "mismatch");
+      throwsCode(api, () => new api.PepperSet(p1).verify(key, old), "unknown_pepper", "SignatureError", "unknown");
+    },
+    "keyset rotation with a grace period"() {
+      const k1 = new api.TokenKey("k1", SECRET);
+      const k2 = new api.TokenKey("k2", SECRET + SECRET, { alg: "HS512" });
+      const ks = new api.Keyset(k1);
+      const t1 = ks.issue({ sub: "u", exp: NOW + 3600 });
+      eq(ks.rotate(k2, { graceUntil: NOW + 100 }), ks, "rotate returns this");
+      const t2 = ks.issue({ sub: "u", exp: NOW + 3600 });
+      eq(ks.verify(t1, { now: NOW }).kid, "k1", "old key in grace");
+      eq(ks.verify(t2, { now: NOW }), { kid: "k2", alg: "HS512", claims: { sub: "u", exp: NOW + 3600 } }, "new");
+      throwsCode(api, () => ks.verify(t1, { now: NOW + 100 }), "key_retired", "SignatureError", "retired");
+      throwsCode(api, () => ks.rotate(new api.TokenKey("k1", SECRET), { graceUntil: NOW }), "duplicate_kid", "ConfigError", "dup");
+    },
+    "verify options: leeway, issuer, required, default now"() {
+      const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
+      const t = ks.issue({ iss: "i", exp: NOW, nbf: NOW - 10 });
+      eq(ks.verify(t, { now: NOW - 1 }).claims.iss, "i", "before exp");
+      eq(ks.verify(t, { now: NOW + 4, leeway: 5 }).claims.iss, "i", "leeway");
+      throwsCode(api, () => ks.verify(t, { now: NOW - 1, issuer: ["j", "k"] }), "invalid_issuer", "ClaimsError", "iss");
+      throwsCode(api, () => ks.verify(t, { now: NOW - 1, required: ["sub"] }), "missing_claim", "ClaimsError", "req");
+      throwsCode(api, () => ks.verify(t), "token_expired", "TimeError", "default now is the clock");
+      const live = ks.issue({ exp: Math.floor(Date.now() / 1000) + 60 });
+      eq(typeof ks.verify(live).claims.exp, "number", "clock");
+    },
+    "exchange tokens verify with their audience"() {
+      const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
+      const { token, claims } = ks.exchange({ keyId: "AbCdEfGh12345678", scopes: ["keys:read"], now: NOW, audience: "api" });
+      eq(claims.sub, "AbCdEfGh12345678", "sub");
+      eq(ks.verify(token, { now: NOW + 1, audience: "api" }).claims, claims, "round trip");
+    },
+    "headers: Headers, plain object and pairs"() {
+      const key = new api.KeyFormat("acme").generate().expose();
+      const h = new Headers({ "X-API-Key": key });
+      const c = api.extractCredential(h);
+      eq([c.kind, c.source, c.value], ["api_key", "x-api-key", key], "Headers");
+      eq(JSON.stringify(c).includes(key), false, "credential JSON hides the value");
+      const o = api.extractCredential({ authorization: "Bearer a.b.c" });
+      eq([o.kind, o.source, o.value], ["token", "bearer", "a.b.c"], "object");
+      const [access, secret] = [key.slice(0, key.lastIndexOf("_")), key.slice(key.lastIndexOf("_") + 1)];
+      const p = api.extractCredential([["accessKey", access], ["secretKey", secret]]);
+      eq([p.kind, p.value], ["key_pair", key], "pairs");
+      const dup = new Headers();
+      dup.append("x-api-key", key);
+      dup.append("x-api-key", key);
+      throwsCode(api, () => api.extractCredential(dup), "duplicate_credential", "CredentialError", "dup");
+      throwsCode(api, () => api.extractCredential({ "x-api-key": [key, key] }), "duplicate_credential", "CredentialError", "array");
+      throwsType(() => api.extractCredential("authorization: x"), "headers must be", "string headers");
+    },
+    "policy checks"() {
+      const p = new api.KeyPolicy({ scopes: ["keys:*"], readOnly: true, allowedIps: ["10.0.0.0/8", "2001:db8::/32"] });
+      eq(p.check({ now: NOW, method: "GET", clientIp: "10.1.2.3", requiredScopes: ["keys:read"] }), true, "ok");
+      throwsCode(api, () => p.check({ now: NOW, method: "POST", clientIp: "10.1.2.3" }), "read_only_key", "PolicyError", "ro");
+      throwsCode(api, () => p.check({ now: NOW, method: "GET", clientIp: "192.0.2.1" }), "ip_not_allowed", "PolicyError", "ip");
+      throwsCode(api, () => new api.KeyPolicy({ allowedIps: ["10.0.0.1/8"] }), "invalid_cidr", "MalformedError", "cidr");
+      throwsType(() => new api.KeyPolicy({ expiresAt: NaN }), "expiresAt must be a finite number", "NaN expiry");
+      throwsCode(api, () => new api.KeyPolicy({ expiresAt: NOW }).check({ now: NOW }), "key_expired", "PolicyError", "expired");
+    },
+    "verifyRequest on Fetch Requests"() {
+      const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
+      const good = ks.issue({ sub: "u", exp: Math.floor(Date.now() / 1000) + 60 });
+      const req = (t) => new Request("https://x.example/", { headers: { authorization: `Bearer ${t}` } });
+      const ok = api.verifyRequest(req(good), { keyset: ks });
+      eq([ok.ok, ok.auth.kind, ok.auth.claims.sub], [true, "token", "u"], "ok");
+      const bad = api.verifyRequest(req(ks.issue({ exp: 1000 })), { keyset: ks });
+      eq([bad.ok, bad.status, bad.error.code], [false, 401, "token_expired"], "expired");
+      const res = bad.response();
+      eq([res.status, res.headers.get("www-authenticate")], [401, 'Bearer error="invalid_token"'], "response");
+      const denied = api.verifyRequest(req(good), {
+        keyset: ks,
+        authorize: () => new api.KeyPolicy({ readOnly: true }).check({ method: "DELETE" }),
+      });
+      eq([denied.status, denied.error.code], [403, "read_only_key"], "403");
+      const broken = api.verifyRequest(req(good), { keyset: ks, authorize: () => { throw new Error("db password is hunter2"); } });
+      eq([broken.ok, broken.status, broken.error.name], [false, 500, "InternalError"], "500");
+      return broken.response().text().then((body) => {
+        if (body.includes("hunter2")) fail("a server-side error message reached the client");
+      });
+    },
+  };
+  const out = [];
+  for (const [name, fn] of Object.entries(checks)) {
+    try {
+      await fn();
+      out.push({ name, ok: true });
+    } catch (e) {
+      out.push({ name, ok: false, detail: `${e && e.name}: ${e && e.message}` });
+    }
+  }
+  return out;
+}
