@@ -120,7 +120,7 @@ def build() -> dict[str, Any]:
     # Algorithm confusion: an HS256 token naming the HS384 key is refused before any MAC.
     confused = jwt.encode(CLAIMS, KEYS["pyjwt-384"][1], algorithm="HS256", headers={"kid": "pyjwt-384"})
     cases.append(case("hs256_on_hs384_key", confused, "pyjwt-256", {"error": "algorithm_mismatch"}))
-    unsigned = jwt.encode(CLAIMS, None, algorithm="none", headers={"kid": "pyjwt-256"})
+    unsigned = jwt.encode(CLAIMS, "", algorithm="none", headers={"kid": "pyjwt-256"})
     cases.append(case("alg_none", unsigned, "pyjwt-256", {"error": "malformed_token"}))
     return {
         "op": "token_verify",
