@@ -31,3 +31,29 @@ fn readme_lists_every_error_code() {
         );
     }
 }
+
+/// The root README's Python and JavaScript quick starts are the packages' own (the Python
+/// one is executed by tests/python/test_readme.py against the installed wheel).
+#[test]
+fn binding_quick_starts_match_the_package_readmes() {
+    let readme = read("../README.md");
+    for (pkg, fence) in [
+        ("../packages/python/README.md", "```python\n"),
+        ("../packages/npm/README.md", "```js\n"),
+    ] {
+        let text = read(pkg);
+        let mut rest = text.as_str();
+        let mut found = 0;
+        while let Some(start) = rest.find(fence) {
+            let block = &rest[start..];
+            let end = block[fence.len()..].find("```\n").expect("closing fence") + fence.len() + 4;
+            assert!(readme.contains(&block[..end]), "README lacks a quick-start block of {pkg}");
+            found += 1;
+            rest = &block[end..];
+            if fence == "```python\n" {
+                break;
+            }
+        }
+        assert!(found > 0, "{pkg} has no {fence} block");
+    }
+}
