@@ -47,7 +47,10 @@ fn binding_quick_starts_match_the_package_readmes() {
         while let Some(start) = rest.find(fence) {
             let block = &rest[start..];
             let end = block[fence.len()..].find("```\n").expect("closing fence") + fence.len() + 4;
-            assert!(readme.contains(&block[..end]), "README lacks a quick-start block of {pkg}");
+            assert!(
+                readme.contains(&block[..end]),
+                "README lacks a quick-start block of {pkg}"
+            );
             found += 1;
             rest = &block[end..];
             if fence == "```python\n" {

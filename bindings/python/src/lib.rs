@@ -429,11 +429,12 @@ fn claims_from_py(obj: &Bound<'_, PyAny>) -> Res<Claims> {
             return Err(type_error("claims: a claim name", "str", k));
         }
         let name = k.extract::<String>()?;
-        let value = if matches!(name.as_str(), "exp" | "nbf" | "iat") && v.is_instance_of::<PyDateTime>() {
-            Value::from(seconds(v, &name)?)
-        } else {
-            py_to_json(v, &|| format!("claims[{}]", q(&name)), 0)?
-        };
+        let value =
+            if matches!(name.as_str(), "exp" | "nbf" | "iat") && v.is_instance_of::<PyDateTime>() {
+                Value::from(seconds(v, &name)?)
+            } else {
+                py_to_json(v, &|| format!("claims[{}]", q(&name)), 0)?
+            };
         map.insert(name, value);
         Ok(())
     };
@@ -638,11 +639,13 @@ impl ApiKey {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        guard(py, || Ok(format!(
-            "ApiKey(prefix={}, id={}, secret=<redacted>)",
-            q(self.inner.prefix()),
-            q(self.inner.id())
-        )))
+        guard(py, || {
+            Ok(format!(
+                "ApiKey(prefix={}, id={}, secret=<redacted>)",
+                q(self.inner.prefix()),
+                q(self.inner.id())
+            ))
+        })
     }
 
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
@@ -971,7 +974,13 @@ impl PyValidation {
 
     #[getter]
     fn required<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, self.inner.required().map(|c| c.as_str()).collect::<Vec<_>>())
+        PyTuple::new(
+            py,
+            self.inner
+                .required()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[getter]
@@ -1116,7 +1125,14 @@ impl Keyset {
         guard(py, || {
             let token = text(token, "token")?;
             let now = now_or_clock(now)?;
-            let v = pick_validation(validation, leeway, audience, issuer, required, max_token_len)?;
+            let v = pick_validation(
+                validation,
+                leeway,
+                audience,
+                issuer,
+                required,
+                max_token_len,
+            )?;
             let verified = self.inner.verify(&token, &v, now)?;
             Ok(claims_to_py(py, &verified.claims)?)
         })
@@ -1140,7 +1156,14 @@ impl Keyset {
         guard(py, || {
             let token = text(token, "token")?;
             let now = now_or_clock(now)?;
-            let v = pick_validation(validation, leeway, audience, issuer, required, max_token_len)?;
+            let v = pick_validation(
+                validation,
+                leeway,
+                audience,
+                issuer,
+                required,
+                max_token_len,
+            )?;
             let verified = self.inner.verify(&token, &v, now)?;
             Ok(VerifiedToken {
                 kid: verified.kid.clone(),
@@ -1379,13 +1402,23 @@ impl KeyPolicy {
 
     fn __repr__(&self) -> String {
         let scopes: Vec<String> = self.inner.scopes.iter().map(|s| q(s.as_str())).collect();
-        let ips: Vec<String> = self.inner.allowed_ips.iter().map(|n| q(&n.to_string())).collect();
+        let ips: Vec<String> = self
+            .inner
+            .allowed_ips
+            .iter()
+            .map(|n| q(&n.to_string()))
+            .collect();
         format!(
             "KeyPolicy(enabled={}, revoked={}, expires_at={}, role={}, scopes=({}), read_only={}, allowed_ips=({}))",
             py_bool(self.inner.enabled),
             py_bool(self.inner.revoked),
-            self.inner.expires_at.map_or_else(|| String::from("None"), |t| t.to_string()),
-            self.inner.role.as_deref().map_or_else(|| String::from("None"), q),
+            self.inner
+                .expires_at
+                .map_or_else(|| String::from("None"), |t| t.to_string()),
+            self.inner
+                .role
+                .as_deref()
+                .map_or_else(|| String::from("None"), q),
             tuple_body(&scopes),
             py_bool(self.inner.read_only),
             tuple_body(&ips)
