@@ -377,24 +377,35 @@ fn split_key(key: &str) -> Result<KeyParts<'_>> {
             found: "more than 136 characters",
         });
     }
-    if !bytes
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
-    {
+    // One pass: check the alphabet (branch-free, so it vectorizes) and remember the last
+    // two '_' positions. id and secret are base62 (no '_'), so everything before the
+    // second-to-last '_' is the prefix, underscores included.
+    let mut valid = true;
+    let (mut mid, mut last) = (usize::MAX, usize::MAX);
+    for (i, &b) in bytes.iter().enumerate() {
+        let underscore = b == b'_';
+        valid &= b.is_ascii_alphanumeric() | underscore;
+        if underscore {
+            mid = last;
+            last = i;
+        }
+    }
+    if !valid {
         return Err(Error::MalformedKey {
             found: "a character outside [A-Za-z0-9_]",
         });
     }
-    // Both separators are found from the right: id and secret are base62 (no '_'), so the
-    // rest, underscores included, is the prefix.
-    let last = key.rfind('_').ok_or(Error::MalformedKey {
-        found: "no '_' separators",
-    })?;
-    let head = &key[..last];
+    if last == usize::MAX {
+        return Err(Error::MalformedKey {
+            found: "no '_' separators",
+        });
+    }
+    if mid == usize::MAX {
+        return Err(Error::MalformedKey {
+            found: "one '_' separator, two are needed",
+        });
+    }
     let tail = &key[last + 1..];
-    let mid = head.rfind('_').ok_or(Error::MalformedKey {
-        found: "one '_' separator, two are needed",
-    })?;
     let prefix = &key[..mid];
     let id = &key[mid + 1..last];
     if tail.len() < MIN_SECRET_LEN + CHECKSUM_LEN || tail.len() > MAX_SECRET_LEN + CHECKSUM_LEN {

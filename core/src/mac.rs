@@ -86,3 +86,30 @@ impl HmacSha256 {
         out
     }
 }
+
+/// Constant-time equality of two 32-byte values: every byte is compared, with no early
+/// exit, and the final test goes through `subtle` so the compiler cannot shortcut it.
+pub(crate) fn ct_eq32(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let mut acc = 0u64;
+    for i in 0..4 {
+        let mut x = [0u8; 8];
+        let mut y = [0u8; 8];
+        x.copy_from_slice(&a[8 * i..8 * i + 8]);
+        y.copy_from_slice(&b[8 * i..8 * i + 8]);
+        acc |= u64::from_le_bytes(x) ^ u64::from_le_bytes(y);
+    }
+    bool::from(subtle::ConstantTimeEq::ct_eq(&acc, &0u64))
+}
+
+/// Constant-time equality of two byte strings whose length is public (a MAC's length is
+/// fixed by its algorithm): lengths are compared first, then every byte.
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut acc = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        acc |= x ^ y;
+    }
+    bool::from(subtle::ConstantTimeEq::ct_eq(&acc, &0u8))
+}

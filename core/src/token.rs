@@ -23,7 +23,6 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use sha2::{Sha384, Sha512};
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -772,7 +771,7 @@ impl Keyset {
             })?;
         let expected = key.mac.sign(signing_input.as_bytes());
         // Length first (it is public: fixed by the algorithm), then constant time.
-        if sig_len != expected.len || !bool::from(sig[..sig_len].ct_eq(expected.as_slice())) {
+        if !crate::mac::ct_eq(&sig[..sig_len], expected.as_slice()) {
             return Err(Error::BadSignature);
         }
         let payload = decode_segment(payload_b64, "payload")?;
