@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Load benchmark of the keyseal server from a second process on loopback (wrk).
+#
+# For SQLite and PostgreSQL: seeds KEYS keys (default 100,000), starts a release server,
+# warms its verify cache, then measures POST /v1/verify (random key among all of them,
+# one required scope) and POST /v1/token (exchange), and reads the server's RSS.
+# Prints a Markdown table. Bounded: DURATION seconds per measurement (default 10).
+#
+#   benches/server/load.sh                 # both backends (starts PostgreSQL with scripts/pg)
+#   BACKENDS=sqlite benches/server/load.sh
+#   KEYS=10000 DURATION=5 CONNECTIONS=64 benches/server/load.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+KEYS="${KEYS:-100000}"
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-1}"
+BACKENDS="${BACKENDS:-sqlite postgres}"
+
+if ! command -v wrk >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update >&2
+    apt-get install -y wrk >&2
+fi
+cargo build --release -p keyseal-server >&2
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/keyseal"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+PG_STARTED=""
+cleanup() {
+    if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+    if [[ -n "$PG_STARTED" ]]; then "$ROOT/scripts/pg" stop; fi
+}
+trap cleanup EXIT
+
+start_server() {
+    "$BIN" serve --addr 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
+    SERVER_PID=$!
+    for _ in $(seq 1 200); do
+        [[ -s "$WORK/serve.out" ]] && break
+        sleep 0.05
+    done
+    URL="$(head -1 "$WORK/serve.out" | sed 's/^keyseal listening on //')"
+}
+
+stop_server() {
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" || true
+    SERVER_PID=""
+}
+
+# wrk with verify.lua; prints "rps p50 p99 non200".
+run_wrk() {
+    local mode="$1" secs="$2"
+    KEYS_FILE="$WORK/keys.txt" LOAD_MODE="$mode" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" \
+        -s "$ROOT/benches/server/verify.lua" "$URL" >"$WORK/wrk.out" 2>&1
+    awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                     print v["rps"], v["p50_ms"], v["p99_ms"], v["non200"] }' "$WORK/wrk.out"
+}
+
+rows=()
+for backend in $BACKENDS; do
+    case "$backend" in
+        sqlite) DB="$WORK/keyseal.db" ;;
+        postgres)
+            if [[ -z "${KEYSEAL_BENCH_PG_URL:-}" ]]; then
+                KEYSEAL_BENCH_PG_URL="$("$ROOT/scripts/pg" start)"
+                PG_STARTED=1
+            fi
+            DB="$KEYSEAL_BENCH_PG_URL"
+            ;;
+        *) echo "unknown backend $backend" >&2; exit 2 ;;
+    esac
+    export KEYSEAL_DB="$DB" KEYSEAL_CONFIG="$WORK/keyseal-$backend.toml" KEYSEAL_LOG=warn
+    account="load-$backend-$RANDOM$RANDOM"
+    "$BIN" init --json --account "$account" >/dev/null
+    t0=$(date +%s)
+    "$BIN" seed-keys --account "$account" --count "$KEYS" --out "$WORK/keys.txt"
+    echo "$backend: seeded $KEYS keys in $(( $(date +%s) - t0 )) s" >&2
+    start_server
+    # Warm the cache: every key verified at least once (in random order, several times).
+    run_wrk verify "$(( DURATION / 2 + 3 ))" >/dev/null
+    read -r v_rps v_p50 v_p99 v_bad < <(run_wrk verify "$DURATION")
+    read -r x_rps x_p50 x_p99 x_bad < <(run_wrk exchange "$DURATION")
+    rss_kb=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
+    hwm_kb=$(awk '/^VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
+    anon_kb=$(awk '/^RssAnon/ { print $2 }' "/proc/$SERVER_PID/status")
+    cached=$(curl -s "$URL/metrics" | awk '/^keyseal_cached_records/ { print $2 }')
+    stop_server
+    if [[ "$v_bad" != "0" || "$x_bad" != "0" ]]; then
+        echo "$backend: non-200 answers during the run (verify $v_bad, exchange $x_bad)" >&2
+        exit 1
+    fi
+    rows+=("| $backend | $KEYS | $cached | $v_rps | $v_p50 | $v_p99 | $x_rps | $x_p99 | $(( rss_kb / 1024 )) | $(( anon_kb / 1024 )) | $(( hwm_kb / 1024 )) |")
+done
+
+echo
+echo "keyseal server load ($(nproc) cores, wrk -t$THREADS -c$CONNECTIONS, ${DURATION}s per run, server and wrk on one machine)"
+echo
+echo "| backend | keys | cached | verify req/s | verify p50 ms | verify p99 ms | exchange req/s | exchange p99 ms | RSS MB | anon RSS MB | peak RSS MB |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${rows[@]}"
+echo
+echo "RSS includes the SQLite file pages the registry maps (mmap) and its page cache; anon RSS is heap."

@@ -1,0 +1,141 @@
+//! HTTP errors: `{"error": {"code", "message"}}` with one of the core's stable codes and
+//! the status that fits it. Messages come from `keyseal::Error`'s `Display` (which never
+//! holds a secret nor echoes input) or are fixed text written here.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use keyseal::{Error, ErrorCode, ErrorFamily};
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// A stable code from `keyseal::ErrorCode` (plus `method_not_allowed` for routing).
+    pub code: &'static str,
+    /// One line, no secrets.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with a fixed message.
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code: code.as_str(),
+            message: message.into(),
+        }
+    }
+
+    /// 400 `invalid_argument`.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, message)
+    }
+
+    /// 404 `not_found`: the same answer whether the key does not exist or belongs to
+    /// another account, so ids do not leak.
+    pub fn not_found() -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "not found: no key with this id in this account",
+        )
+    }
+
+    /// An error from a registry operation (create, get, list, update, ...).
+    pub fn from_op(e: &Error) -> ApiError {
+        let code = e.error_code();
+        let status = match code {
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::VersionConflict => StatusCode::PRECONDITION_FAILED,
+            ErrorCode::NameConflict => StatusCode::CONFLICT,
+            ErrorCode::InvalidCursor | ErrorCode::InvalidLimit => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidName | ErrorCode::InvalidMetadata | ErrorCode::InvalidArgument => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => match code.family() {
+                // Field values that do not parse: scopes, CIDRs.
+                ErrorFamily::Malformed => StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorFamily::Policy => StatusCode::FORBIDDEN,
+                ErrorFamily::Credential | ErrorFamily::Signature => StatusCode::UNAUTHORIZED,
+                ErrorFamily::Time | ErrorFamily::Claims => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        };
+        ApiError::with_status(status, e)
+    }
+
+    /// An error authenticating the caller's credential: 401 when the credential is
+    /// missing, malformed or unknown, or the key cannot be used at all (revoked,
+    /// disabled, expired); 403 when a valid key is not allowed this request.
+    pub fn from_auth(e: &Error) -> ApiError {
+        let code = e.error_code();
+        let status = match code {
+            ErrorCode::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::IpNotAllowed
+            | ErrorCode::ReadOnlyKey
+            | ErrorCode::InsufficientScope
+            | ErrorCode::RoleNotAllowed
+            | ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::UNAUTHORIZED,
+            _ => match code.family() {
+                ErrorFamily::Config | ErrorFamily::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::UNAUTHORIZED,
+            },
+        };
+        if code == ErrorCode::NotFound {
+            // "no key with this id" for a presented credential: unauthenticated.
+            return ApiError {
+                status,
+                code: code.as_str(),
+                message: "not found: the presented api key is unknown".to_owned(),
+            };
+        }
+        ApiError::with_status(status, e)
+    }
+
+    fn with_status(status: StatusCode, e: &Error) -> ApiError {
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // Internal details go to the log (they are fixed text), not to the client.
+            tracing::error!(code = e.code(), detail = %e, "internal error");
+            return ApiError {
+                status,
+                code: ErrorCode::Internal.as_str(),
+                message: "internal error".to_owned(),
+            };
+        }
+        ApiError {
+            status,
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+
+    /// 500 `internal` for failures of the server itself (a panicked blocking task).
+    pub fn internal(detail: &'static str) -> ApiError {
+        tracing::error!(detail, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "internal error",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"keyseal\""),
+            );
+        }
+        resp
+    }
+}
