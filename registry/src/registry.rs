@@ -504,12 +504,35 @@ impl GroupCommit {
     }
 }
 
+/// The columns of a new key row, bound in this order (the same on both backends).
+const INSERT_COLS: &str = "id, account, name, description, owner, role, scopes, read_only, \
+    allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
+    modified_by, version, digest";
+
+/// The insert of one key row. On SQLite (schema v3, a WITHOUT ROWID table) `seq` is not a
+/// rowid: the next number is taken under the write lock, one probe of `keys_seq`. On
+/// PostgreSQL the identity column numbers it.
+fn insert_sql(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "INSERT INTO keys (seq, id, account, name, description, owner, role, scopes, read_only, \
+             allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
+             modified_by, version, digest) VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM keys), \
+             ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        }
+        Dialect::Postgres => {
+            "INSERT INTO keys (id, account, name, description, owner, role, scopes, read_only, \
+             allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
+             modified_by, version, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        }
+    }
+}
+
 fn insert_row(conn: &mut dyn Conn, row: &NewRow, actor: &Actor) -> Result<(), Error> {
     let r = &row.record;
+    let sql = insert_sql(conn.dialect());
     conn.exec(
-        "INSERT INTO keys (id, account, name, description, owner, role, scopes, read_only, \
-         allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
-         modified_by, version, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        sql,
         &[
             Val::from(r.id.as_str()),
             Val::from(r.account.as_str()),
@@ -1584,19 +1607,36 @@ impl Registry {
         keys: &[NewKey],
         actor: &Actor,
     ) -> Result<Vec<keyseal::ApiKey>, Error> {
-        const COLS: usize = 18;
         const ROWS: usize = 500;
         let now = self.now();
         let mut out = Vec::with_capacity(keys.len());
-        let mut rows: Vec<Val> = Vec::with_capacity(COLS * ROWS);
-        let one = format!("({})", vec!["?"; COLS].join(", "));
         with_tx(&self.inner.pool, |conn| {
+            // SQLite (schema v3): `seq` is numbered here, from the largest one, under the
+            // transaction's write lock. PostgreSQL: the identity column numbers it.
+            let mut next_seq = match conn.dialect() {
+                Dialect::Sqlite => Some(
+                    conn.query_one("SELECT COALESCE(MAX(seq), 0) FROM keys", &[])?
+                        .and_then(|r| r.first().and_then(Val::int))
+                        .unwrap_or(0),
+                ),
+                Dialect::Postgres => None,
+            };
+            let (cols, ncols) = match next_seq {
+                Some(_) => (format!("seq, {INSERT_COLS}"), 19),
+                None => (INSERT_COLS.to_owned(), 18),
+            };
+            let one = format!("({})", vec!["?"; ncols].join(", "));
+            let mut rows: Vec<Val> = Vec::with_capacity(ncols * ROWS);
             for chunk in keys.chunks(ROWS) {
                 rows.clear();
                 for n in chunk {
                     let key = self.format().generate_os()?;
                     let r = self.new_record(key.id().to_owned(), n, actor, now)?;
                     let digest = self.inner.config.peppers.digest(key.expose());
+                    if let Some(seq) = next_seq.as_mut() {
+                        *seq += 1;
+                        rows.push(Val::Int(*seq));
+                    }
                     rows.extend([
                         Val::from(r.id.as_str()),
                         Val::from(r.account.as_str()),
@@ -1620,9 +1660,7 @@ impl Registry {
                     out.push(key);
                 }
                 let sql = format!(
-                    "INSERT INTO keys (id, account, name, description, owner, role, scopes, read_only, \
-                     allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
-                     modified_by, version, digest) VALUES {}",
+                    "INSERT INTO keys ({cols}) VALUES {}",
                     vec![one.as_str(); chunk.len()].join(", ")
                 );
                 conn.exec(&sql, &rows)?;

@@ -605,7 +605,7 @@ impl Storage {
 // Migrations
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Migration `n` (1-based) for each dialect. Never edit a released migration: add one.
 fn migration(dialect: Dialect, version: u32) -> &'static str {
@@ -655,6 +655,68 @@ fn migration(dialect: Dialect, version: u32) -> &'static str {
             ALTER TABLE keys ADD COLUMN prev_digest_until INTEGER;
             CREATE INDEX keys_account_owner ON keys (account, owner, seq);"
         }
+        (Dialect::Sqlite, 3) => {
+            // Version 3: `keys` becomes a WITHOUT ROWID table clustered on the public id, so
+            // the verify path's lookup by id is one B-tree walk (before: the `id` index,
+            // then the rowid table). The 12-step table rebuild, in the migration's one
+            // transaction; rows are copied in id order (sequential appends).
+            //
+            // `seq` (list order and cursors) is no longer a rowid: the registry's inserts
+            // set it to MAX(seq) + 1 under the write lock (writers are serialized and keys
+            // are never hard-deleted, so it stays strictly increasing, as AUTOINCREMENT
+            // was), and a trigger fills it for an insert that leaves it out. `keys_seq`
+            // keeps it unique and makes MAX(seq) one index probe.
+            //
+            // Secondary indexes of a WITHOUT ROWID table point at the id, and an account's
+            // rows are spread over the whole table: `keys_account_seq` therefore carries
+            // the columns of the list filters (deleted_at, enabled, expires_at), so counts
+            // and page scans read only the index and fetch just the rows returned.
+            "CREATE TABLE keys_v3 (
+                id TEXT NOT NULL PRIMARY KEY,
+                seq INTEGER,
+                account TEXT NOT NULL,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                owner TEXT,
+                role TEXT,
+                scopes TEXT NOT NULL DEFAULT '[]',
+                read_only INTEGER NOT NULL DEFAULT 0,
+                allowed_ips TEXT NOT NULL DEFAULT '[]',
+                enabled INTEGER NOT NULL DEFAULT 1,
+                expires_at INTEGER,
+                metadata TEXT NOT NULL DEFAULT '{}',
+                created_at INTEGER NOT NULL,
+                created_by TEXT NOT NULL,
+                modified_at INTEGER NOT NULL,
+                modified_by TEXT NOT NULL,
+                version INTEGER NOT NULL DEFAULT 1,
+                deleted_at INTEGER,
+                last_used_at INTEGER,
+                digest TEXT NOT NULL,
+                prev_digest TEXT,
+                prev_digest_until INTEGER
+            ) WITHOUT ROWID;
+            INSERT INTO keys_v3 (id, seq, account, name, description, owner, role, scopes,
+                read_only, allowed_ips, enabled, expires_at, metadata, created_at, created_by,
+                modified_at, modified_by, version, deleted_at, last_used_at, digest,
+                prev_digest, prev_digest_until)
+            SELECT id, seq, account, name, description, owner, role, scopes,
+                read_only, allowed_ips, enabled, expires_at, metadata, created_at, created_by,
+                modified_at, modified_by, version, deleted_at, last_used_at, digest,
+                prev_digest, prev_digest_until
+            FROM keys ORDER BY id;
+            DROP TABLE keys;
+            ALTER TABLE keys_v3 RENAME TO keys;
+            CREATE UNIQUE INDEX keys_seq ON keys (seq);
+            CREATE UNIQUE INDEX keys_live_name ON keys (account, name) WHERE deleted_at IS NULL;
+            CREATE INDEX keys_account_seq ON keys (account, seq, deleted_at, enabled, expires_at);
+            CREATE INDEX keys_account_owner ON keys (account, owner, seq);
+            CREATE TRIGGER keys_seq_default AFTER INSERT ON keys WHEN NEW.seq IS NULL
+            BEGIN
+                UPDATE keys SET seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM keys)
+                WHERE id = NEW.id;
+            END;"
+        }
         (Dialect::Postgres, 1) => {
             "CREATE TABLE keys (
                 seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -697,6 +759,12 @@ fn migration(dialect: Dialect, version: u32) -> &'static str {
             "ALTER TABLE keys ADD COLUMN prev_digest TEXT;
             ALTER TABLE keys ADD COLUMN prev_digest_until BIGINT;
             CREATE INDEX keys_account_owner ON keys (account, owner, seq);"
+        }
+        (Dialect::Postgres, 3) => {
+            // Version 3 changes only SQLite's physical layout (a WITHOUT ROWID table keyed
+            // by id). PostgreSQL keeps its heap table and `id` index, and its identity
+            // column still numbers `seq`: nothing to do but record the version.
+            "SELECT 1"
         }
         _ => "",
     }

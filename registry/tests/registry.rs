@@ -617,7 +617,132 @@ both! {
         assert_eq!(stored(&r), Some(T0 + 60));
     }
 
-    fn migrates_empty_and_previous_version(fx) {
+    fn migrates_an_empty_database(fx) {
+        assert_eq!(Registry::schema_version(&fx.storage).unwrap(), 0);
+        let r = fx.open();
+        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(Registry::schema_version(&fx.storage).unwrap(), SCHEMA_VERSION);
+        let versions: Vec<_> = fx.raw("SELECT version FROM keyseal_schema ORDER BY version").into_iter().map(|r| r[0].clone().unwrap()).collect();
+        assert_eq!(versions, ["1", "2", "3"]);
+        if !fx.is_pg() {
+            // v3: one B-tree keyed by the public id, so a lookup by id is one walk.
+            let ddl = fx.raw_one("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'keys'").unwrap();
+            assert!(ddl.contains("WITHOUT ROWID"), "{ddl}");
+            let plan = fx.raw("EXPLAIN QUERY PLAN SELECT * FROM keys WHERE id = 'x'");
+            assert_eq!(plan.len(), 1, "{plan:?}");
+            assert_eq!(plan[0][3].as_deref(), Some("SEARCH keys USING PRIMARY KEY (id=?)"));
+            assert_eq!(fx.raw_one("SELECT COUNT(*) FROM sqlite_master WHERE name = 'keys_v3'").as_deref(), Some("0"));
+        }
+        let a = r.create(&NewKey::new("acct_1", "a"), &alice()).unwrap();
+        let b = r.create(&NewKey::new("acct_1", "b"), &alice()).unwrap();
+        let p = r.list("acct_1", &ListQuery::default()).unwrap();
+        assert_eq!(p.data.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), [b.record.id.as_str(), a.record.id.as_str()]);
+        assert!(r.verify(a.key.expose(), &ctx(T0)).unwrap().decision.is_ok());
+        assert_eq!(code(r.create(&NewKey::new("acct_1", "a"), &alice())), ErrorCode::NameConflict);
+        drop(r);
+        // Opening again is a no-op.
+        let r = fx.open();
+        assert_eq!(Registry::schema_version(&fx.storage).unwrap(), SCHEMA_VERSION);
+        assert_eq!(fx.raw_one("SELECT COUNT(*) FROM keyseal_schema").as_deref(), Some("3"));
+        assert_eq!(r.list("acct_1", &ListQuery::default()).unwrap().total, 2);
+    }
+
+    fn migrates_previous_version_2_with_its_data(fx) {
+        // A database at version 2 with rows written the way version 2 did (seq numbered by
+        // the database): live, disabled, deleted (its name reused), rolled (old secret in
+        // its grace period), used, in two accounts.
+        assert_eq!(Registry::migrate(&fx.storage, 2).unwrap(), 2);
+        assert_eq!(Registry::schema_version(&fx.storage).unwrap(), 2);
+        let cfg = fx.config();
+        let mut keys = Vec::new();
+        for i in 0..30 {
+            let key = cfg.key_format.generate_os().unwrap();
+            let (account, name) = match i {
+                29 => ("acct_2", "other".to_owned()),
+                _ => ("acct_1", format!("k{i:02}")),
+            };
+            let digest = cfg.peppers.digest(key.expose());
+            fx.raw(&format!(
+                "INSERT INTO keys (id, account, name, description, owner, scopes, created_at, created_by, modified_at, modified_by, digest, last_used_at) \
+                 VALUES ('{}', '{account}', '{name}', 'd{i}', 'bob', '[\"a:b\"]', {T0}, 'user:alice', {T0}, 'user:alice', '{digest}', {})",
+                key.id(), T0 + i
+            ));
+            keys.push(key);
+        }
+        // k00 disabled; k01 deleted and its name taken again by k28.
+        fx.raw(&format!("UPDATE keys SET enabled = 0, version = 2 WHERE id = '{}'", keys[0].id()));
+        fx.raw(&format!("UPDATE keys SET deleted_at = {T0}, version = 2 WHERE id = '{}'", keys[1].id()));
+        fx.raw(&format!("UPDATE keys SET name = 'k01' WHERE id = '{}'", keys[28].id()));
+        // k02 rolled at v2: a new secret, the old one valid for 100 s more.
+        let fresh = cfg.key_format.generate_os().unwrap();
+        let rolled_text = {
+            let mut t = format!("{}_{}_{}", cfg.key_format.prefix(), keys[2].id(), fresh.expose_secret());
+            let sum = keyseal::key::checksum(t.as_bytes());
+            t.extend(sum.iter().map(|b| char::from(*b)));
+            t
+        };
+        let rolled = cfg.key_format.parse(&rolled_text).unwrap();
+        fx.raw(&format!(
+            "UPDATE keys SET digest = '{}', prev_digest = digest, prev_digest_until = {}, version = 2 WHERE id = '{}'",
+            cfg.peppers.digest(rolled.expose()), T0 + 100, keys[2].id()
+        ));
+        let seqs_before = fx.raw("SELECT id, seq FROM keys ORDER BY seq");
+
+        let r = fx.open();
+        assert_eq!(Registry::schema_version(&fx.storage).unwrap(), SCHEMA_VERSION);
+        // Every row and its seq (list order, cursors) came through.
+        assert_eq!(fx.raw("SELECT id, seq FROM keys ORDER BY seq"), seqs_before);
+        if !fx.is_pg() {
+            let ddl = fx.raw_one("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'keys'").unwrap();
+            assert!(ddl.contains("WITHOUT ROWID"), "{ddl}");
+        }
+        let live_newest_first: Vec<String> = keys[..29].iter().rev().filter(|k| k.id() != keys[1].id()).map(|k| k.id().to_owned()).collect();
+        let p1 = r.list("acct_1", &ListQuery::default()).unwrap();
+        assert_eq!((p1.count, p1.total, p1.has_more), (25, 28, true));
+        assert_eq!(p1.data.iter().map(|k| k.id.clone()).collect::<Vec<_>>(), live_newest_first[..25]);
+        let p2 = r.list("acct_1", &ListQuery { starting_after: p1.next_cursor.clone(), ..ListQuery::default() }).unwrap();
+        assert_eq!(p2.data.iter().map(|k| k.id.clone()).collect::<Vec<_>>(), live_newest_first[25..]);
+        let count = |s: KeyStatus| r.list("acct_1", &ListQuery { status: s, ..ListQuery::default() }).unwrap().total;
+        assert_eq!((count(KeyStatus::Active), count(KeyStatus::Inactive), count(KeyStatus::Deleted)), (27, 1, 1));
+        assert_eq!(r.list("acct_1", &ListQuery { owner: Some("bob".into()), ..ListQuery::default() }).unwrap().total, 28);
+        // Records read back field for field.
+        let got = r.get("acct_1", keys[5].id()).unwrap();
+        assert_eq!((got.name.as_str(), got.description.as_str(), got.owner.as_deref(), got.scopes.clone(), got.version, got.last_used_at),
+            ("k05", "d5", Some("bob"), vec!["a:b".to_owned()], 1, Some(T0 + 5)));
+        assert_eq!(code(r.get("acct_1", keys[1].id())), ErrorCode::NotFound);
+        // Verify: live, disabled, deleted, rolled (new and old secret), wrong account.
+        assert!(r.verify(keys[5].expose(), &ctx(T0)).unwrap().decision.is_ok());
+        assert_eq!(r.verify(keys[0].expose(), &ctx(T0)).unwrap().decision.unwrap_err().error_code(), ErrorCode::KeyDisabled);
+        assert_eq!(r.verify(keys[1].expose(), &ctx(T0)).unwrap().decision.unwrap_err().error_code(), ErrorCode::KeyRevoked);
+        assert!(r.verify(rolled.expose(), &ctx(T0)).unwrap().decision.is_ok());
+        assert!(r.verify(keys[2].expose(), &ctx(T0 + 99)).unwrap().decision.is_ok());
+        assert_eq!(code(r.verify(keys[2].expose(), &ctx(T0 + 100))), ErrorCode::DigestMismatch);
+        assert_eq!(r.verify(keys[29].expose(), &ctx(T0)).unwrap().record.account, "acct_2");
+        // Writes after the migration: a new key lists first, names stay unique among live
+        // keys, ids stay unique, updates and deletes work.
+        let newest = r.create(&NewKey::new("acct_1", "new"), &alice()).unwrap();
+        assert_eq!(r.list("acct_1", &ListQuery::default()).unwrap().data[0].id, newest.record.id);
+        assert_eq!(code(r.create(&NewKey::new("acct_1", "k05"), &alice())), ErrorCode::NameConflict);
+        r.create(&NewKey::new("acct_2", "k05"), &alice()).unwrap();
+        let dup = ImportKey { id: keys[5].id().to_owned(), fields: NewKey::new("acct_1", "dup"), digest: sha256_hex(keys[5].expose()), created_at: None };
+        assert_eq!(code(r.import(&dup, &alice())), ErrorCode::InvalidArgument);
+        let mut patch = KeyPatch::new(1);
+        patch.description = Some("changed".into());
+        assert_eq!(r.update("acct_1", keys[5].id(), &patch, &alice()).unwrap().version, 2);
+        r.delete("acct_1", keys[6].id(), Some(1), &alice()).unwrap();
+        assert_eq!(count(KeyStatus::All), 28);
+        let rolled_again = r.roll("acct_1", keys[7].id(), 60, None, &alice()).unwrap();
+        assert!(r.verify(rolled_again.key.expose(), &ctx(T0)).unwrap().decision.is_ok());
+        assert!(r.verify(keys[7].expose(), &ctx(T0)).unwrap().decision.is_ok());
+        drop(r);
+        // Opening again is a no-op.
+        let r = fx.open();
+        assert_eq!(Registry::schema_version(&fx.storage).unwrap(), SCHEMA_VERSION);
+        assert_eq!(r.get("acct_1", keys[5].id()).unwrap().description, "changed");
+        assert_eq!(r.list("acct_1", &ListQuery::default()).unwrap().data[0].id, newest.record.id);
+    }
+
+    fn migrates_from_version_1(fx) {
         assert_eq!(Registry::schema_version(&fx.storage).unwrap(), 0);
         // Bring the database to version 1 only, and write a key the way version 1 did.
         assert_eq!(Registry::migrate(&fx.storage, 1).unwrap(), 1);
@@ -630,6 +755,8 @@ both! {
              VALUES ('{}', 'acct_1', 'old-key', '[\"a:b\"]', {T0}, 'user:alice', {T0}, 'user:alice', '{digest}')",
             key.id()
         ));
+        // Staged: to version 2 first, then the rest on open.
+        assert_eq!(Registry::migrate(&fx.storage, 2).unwrap(), 2);
         let r = fx.open();
         assert_eq!(Registry::schema_version(&fx.storage).unwrap(), SCHEMA_VERSION);
         let got = r.get("acct_1", key.id()).unwrap();
@@ -637,6 +764,9 @@ both! {
         assert!(r.verify(key.expose(), &ctx(T0)).unwrap().decision.is_ok());
         let rolled = r.roll("acct_1", key.id(), 60, None, &alice()).unwrap();
         assert!(r.verify(rolled.key.expose(), &ctx(T0)).unwrap().decision.is_ok());
+        let newer = r.create(&NewKey::new("acct_1", "newer"), &alice()).unwrap();
+        let p = r.list("acct_1", &ListQuery::default()).unwrap();
+        assert_eq!(p.data.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), [newer.record.id.as_str(), key.id()]);
         drop(r);
         // Opening again is a no-op.
         let r = fx.open();
