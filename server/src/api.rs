@@ -869,14 +869,7 @@ async fn enable_key(
     path: KeyPath,
     headers: HeaderMap,
 ) -> ApiResult {
-    let Path((account, id)) = path.map_err(path_err)?;
-    let caller = manager(&st, &headers, &peer, &account, true).await?;
-    let expected = if_match(&headers)?;
-    let rec = set_enabled(&st, &caller, account, id, true, expected).await?;
-    Ok(with_caller(
-        record_response(StatusCode::OK, &rec, None),
-        &caller,
-    ))
+    toggle_key(st, peer, path, headers, true).await
 }
 
 async fn disable_key(
@@ -885,10 +878,21 @@ async fn disable_key(
     path: KeyPath,
     headers: HeaderMap,
 ) -> ApiResult {
+    toggle_key(st, peer, path, headers, false).await
+}
+
+/// `POST .../enable` and `.../disable`: an update of `enabled` with the caller's If-Match.
+async fn toggle_key(
+    st: Arc<AppState>,
+    peer: SocketAddr,
+    path: KeyPath,
+    headers: HeaderMap,
+    enabled: bool,
+) -> ApiResult {
     let Path((account, id)) = path.map_err(path_err)?;
     let caller = manager(&st, &headers, &peer, &account, true).await?;
     let expected = if_match(&headers)?;
-    let rec = set_enabled(&st, &caller, account, id, false, expected).await?;
+    let rec = set_enabled(&st, &caller, account, id, enabled, expected).await?;
     Ok(with_caller(
         record_response(StatusCode::OK, &rec, None),
         &caller,
