@@ -369,6 +369,20 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
     Ok(())
 }
 
+/// 1 for bytes outside `[A-Za-z0-9_]`, 0 for the key alphabet.
+const NOT_KEY_CHAR: [u8; 256] = {
+    let mut t = [1u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            t[b] = 0;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Splits and checks a key from the right: checksum, secret, id, then prefix.
 fn split_key(key: &str) -> Result<KeyParts<'_>> {
     let bytes = key.as_bytes();
@@ -377,34 +391,24 @@ fn split_key(key: &str) -> Result<KeyParts<'_>> {
             found: "more than 136 characters",
         });
     }
-    // One pass: check the alphabet (branch-free, so it vectorizes) and remember the last
-    // two '_' positions. id and secret are base62 (no '_'), so everything before the
-    // second-to-last '_' is the prefix, underscores included.
-    let mut valid = true;
-    let (mut mid, mut last) = (usize::MAX, usize::MAX);
-    for (i, &b) in bytes.iter().enumerate() {
-        let underscore = b == b'_';
-        valid &= b.is_ascii_alphanumeric() | underscore;
-        if underscore {
-            mid = last;
-            last = i;
-        }
+    // The alphabet check is a table lookup per byte with no branch; the two separators are
+    // then found from the right (memrchr). id and secret are base62 (no '_'), so
+    // everything before the second-to-last '_' is the prefix, underscores included.
+    let mut bad = 0u8;
+    for &b in bytes {
+        bad |= NOT_KEY_CHAR[usize::from(b)];
     }
-    if !valid {
+    if bad != 0 {
         return Err(Error::MalformedKey {
             found: "a character outside [A-Za-z0-9_]",
         });
     }
-    if last == usize::MAX {
-        return Err(Error::MalformedKey {
-            found: "no '_' separators",
-        });
-    }
-    if mid == usize::MAX {
-        return Err(Error::MalformedKey {
-            found: "one '_' separator, two are needed",
-        });
-    }
+    let last = key.rfind('_').ok_or(Error::MalformedKey {
+        found: "no '_' separators",
+    })?;
+    let mid = key[..last].rfind('_').ok_or(Error::MalformedKey {
+        found: "one '_' separator, two are needed",
+    })?;
     let tail = &key[last + 1..];
     let prefix = &key[..mid];
     let id = &key[mid + 1..last];

@@ -313,9 +313,15 @@ fn pg_err(e: postgres::Error) -> DbErr {
             };
         }
         // Class 08 (connection exception), 57P (operator intervention: shutdown), 53
-        // (insufficient resources).
+        // (insufficient resources), 57014 (statement cancelled, e.g. a timeout), and
+        // 55000/55006/55P03 (the database does not allow connections now, an object is in
+        // use, a lock is not available): all conditions that pass, so callers may retry.
         let c = code.code();
-        if c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") {
+        if c.starts_with("08")
+            || c.starts_with("57P")
+            || c.starts_with("53")
+            || matches!(c, "57014" | "55000" | "55006" | "55P03")
+        {
             return DbErr::Unavailable;
         }
         return DbErr::Other;
