@@ -8,12 +8,12 @@
 //! that this reader and the plain serde reader agree on every input.
 
 use alloc::borrow::Cow;
+use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
-use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::token::{Audience, Claims};
+use crate::token::{AudienceRef, Claims, ClaimsRef};
 
 /// Deepest nesting accepted inside one extra claim (serde_json's limit is 128 for the
 /// whole document, and the claims object itself is one level).
@@ -127,11 +127,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads a string value into an owned `String`.
-    fn string(&mut self) -> Result<String> {
-        self.str().map(Cow::into_owned)
-    }
-
     /// Scans a number (RFC 8259 section 6 grammar) and returns its span.
     fn number_span(&mut self) -> Result<(usize, usize)> {
         let start = self.i;
@@ -176,15 +171,27 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Skips a string (value or object key), checking its escapes the way serde_json
+    /// does when it builds a value (lone surrogates included), so raw extra claims are
+    /// valid JSON.
+    fn checked_string(&mut self) -> Result<()> {
+        let (a, b, escaped) = self.string_span()?;
+        if escaped && serde_json::from_str::<String>(&self.text[a..b]).is_err() {
+            return Err(bad_json());
+        }
+        Ok(())
+    }
+
     /// Skips any JSON value and returns its span.
     fn skip_value(&mut self, depth: usize) -> Result<(usize, usize)> {
         let start = self.i;
         match self.peek().ok_or_else(bad_json)? {
-            b'"' => {
-                self.string_span()?;
-            }
+            b'"' => self.checked_string()?,
             b'-' | b'0'..=b'9' => {
-                self.number_span()?;
+                let (a, b) = self.number_span()?;
+                if !number_in_range(&self.text[a..b]) {
+                    return Err(bad_json());
+                }
             }
             b't' => self.literal(b"true")?,
             b'f' => self.literal(b"false")?,
@@ -202,7 +209,10 @@ impl<'a> Reader<'a> {
                 }
                 loop {
                     if open == b'{' {
-                        self.string_span()?;
+                        if self.peek() != Some(b'"') {
+                            return Err(bad_json());
+                        }
+                        self.checked_string()?;
                         self.ws();
                         self.eat(b':')?;
                         self.ws();
@@ -236,12 +246,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A registered string claim.
-    fn string_claim(&mut self, claim: &'static str) -> Result<String> {
+    /// A registered string claim, borrowed from the payload unless it has escapes.
+    fn string_claim(&mut self, claim: &'static str) -> Result<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return Err(self.type_error(claim, STR));
         }
-        self.string()
+        self.str()
     }
 
     /// A NumericDate: an integer, or a finite number rounded down; the same rules as the
@@ -276,22 +286,22 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn aud_claim(&mut self) -> Result<Audience> {
+    fn aud_claim(&mut self) -> Result<AudienceRef<'a>> {
         match self.peek() {
-            Some(b'"') => Ok(Audience::One(self.string()?)),
+            Some(b'"') => Ok(AudienceRef::One(self.str()?)),
             Some(b'[') => {
                 self.i += 1;
                 self.ws();
                 let mut v = Vec::new();
                 if self.peek() == Some(b']') {
                     self.i += 1;
-                    return Ok(Audience::Many(v));
+                    return Ok(AudienceRef::Many(v));
                 }
                 loop {
                     if self.peek() != Some(b'"') {
                         return Err(self.type_error("aud", AUD));
                     }
-                    v.push(self.string()?);
+                    v.push(self.str()?);
                     self.ws();
                     match self.peek() {
                         Some(b',') => {
@@ -300,7 +310,7 @@ impl<'a> Reader<'a> {
                         }
                         Some(b']') => {
                             self.i += 1;
-                            return Ok(Audience::Many(v));
+                            return Ok(AudienceRef::Many(v));
                         }
                         _ => return Err(bad_json()),
                     }
@@ -334,7 +344,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Parses a claims object (the decoded payload of a token).
+/// True when serde_json reads this number as a finite value (it reports numbers beyond
+/// f64 as errors).
+fn number_in_range(text: &str) -> bool {
+    text.parse::<i64>().is_ok()
+        || text.parse::<u64>().is_ok()
+        || text.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// Parses a claims object (the decoded payload of a token) into owned claims.
 pub(crate) fn parse_claims(bytes: &[u8]) -> Result<Claims> {
     // Checked once for the whole payload. A payload that is not UTF-8 is invalid, but
     // which error comes first (a wrong claim type before the bad byte, or the byte) is
@@ -342,13 +360,21 @@ pub(crate) fn parse_claims(bytes: &[u8]) -> Result<Claims> {
     let Ok(text) = core::str::from_utf8(bytes) else {
         return crate::token::parse_claims_reference(bytes);
     };
+    parse_claims_ref(text)?.into_owned()
+}
+
+/// Parses a claims object without copying: strings borrow from `text` (unless they hold
+/// escapes) and extra claims stay raw JSON text, already checked to be valid.
+pub(crate) fn parse_claims_ref(text: &str) -> Result<ClaimsRef<'_>> {
+    let bytes = text.as_bytes();
     let mut r = Reader {
         b: bytes,
         text,
         i: 0,
     };
-    let mut c = Claims::default();
+    let mut c = ClaimsRef::default();
     let mut aud_seen = false;
+    let mut index: Option<BTreeSet<Cow<'_, str>>> = None;
     r.ws();
     r.eat(b'{')?;
     r.ws();
@@ -394,12 +420,23 @@ pub(crate) fn parse_claims(bytes: &[u8]) -> Result<Claims> {
                 "role" => c.role = Some(r.string_claim("role")?),
                 _ => {
                     let (start, end) = r.skip_value(1)?;
-                    let value: Value =
-                        serde_json::from_str(&text[start..end]).map_err(|_| bad_json())?;
-                    if c.extra.contains_key(&*name) {
+                    // A linear scan for the usual handful of extra claims; an index once
+                    // there are many, so a large payload cannot make this quadratic.
+                    let duplicate = if c.extra.len() < 16 {
+                        c.extra.iter().any(|(n, _)| *n == name)
+                    } else {
+                        let index = index.get_or_insert_with(|| {
+                            c.extra
+                                .iter()
+                                .map(|(n, _)| n.clone())
+                                .collect::<BTreeSet<_>>()
+                        });
+                        !index.insert(name.clone())
+                    };
+                    if duplicate {
                         return Err(bad_claim("extra", "a single occurrence of each claim"));
                     }
-                    c.extra.insert(name.into_owned(), value);
+                    c.extra.push((name, &text[start..end]));
                 }
             }
             r.ws();
@@ -478,6 +515,10 @@ mod tests {
             r#"{"x":1,"x":2}"#,
             r#"{"x":[1,{"y":[true,false,null,"s",-1.5e-3]}]}"#,
             r#"{"x":[1,]}"#,
+            r#"{"x":{"a\ b":1}}"#,
+            r#"{"x":{"a\u0041":1},"y":"\ud800"}"#,
+            r#"{"x":[1e400]}"#,
+            r#"{"x":[123456789012345678901234567890]}"#,
             r#"{"x":{"a"}}"#,
             r#"{"\u0065xp":5}"#,
             r#"{"exp":5}x"#,

@@ -21,8 +21,8 @@ pub use key::OsRandom;
 pub use key::{ApiKey, FixedEntropy, KeyFormat, KeyParts, RandomSource, parse_key};
 pub use policy::{IpNet, KeyPolicy, RequestContext, Scope};
 pub use token::{
-    Algorithm, Audience, Claim, Claims, ExchangeOptions, KeyIdentity, Keyset, TokenKey, Validation,
-    VerifiedToken, exchange_claims, hmac_sha256,
+    Algorithm, Audience, AudienceRef, Claim, Claims, ClaimsRef, ExchangeOptions, KeyIdentity,
+    Keyset, TokenKey, Validation, VerifiedRef, VerifiedToken, exchange_claims, hmac_sha256,
 };
 
 /// Internals exposed for the fuzz targets only (feature `fuzzing`); not a public API.

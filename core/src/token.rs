@@ -11,6 +11,7 @@
 //! registered claims in the order `iss, sub, aud, exp, nbf, iat, jti, scope, role`,
 //! followed by extra claims sorted by name, so every runtime produces the same bytes.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use base64::Engine;
@@ -393,6 +394,146 @@ impl Serialize for Claims {
     }
 }
 
+/// The `aud` claim of a [`ClaimsRef`], borrowed from the payload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AudienceRef<'a> {
+    /// No `aud` claim.
+    #[default]
+    None,
+    /// `"aud": "x"`.
+    One(Cow<'a, str>),
+    /// `"aud": ["x", "y"]`.
+    Many(Vec<Cow<'a, str>>),
+}
+
+impl AudienceRef<'_> {
+    /// True when `aud` names `audience`.
+    pub fn contains(&self, audience: &str) -> bool {
+        match self {
+            AudienceRef::None => false,
+            AudienceRef::One(a) => a == audience,
+            AudienceRef::Many(v) => v.iter().any(|a| a == audience),
+        }
+    }
+
+    fn into_owned(self) -> Audience {
+        match self {
+            AudienceRef::None => Audience::None,
+            AudienceRef::One(a) => Audience::One(a.into_owned()),
+            AudienceRef::Many(v) => Audience::Many(v.into_iter().map(Cow::into_owned).collect()),
+        }
+    }
+}
+
+/// A token's claims borrowed from its decoded payload: what
+/// [`Keyset::verify_borrowed`] returns. Strings are borrowed unless they held JSON escapes;
+/// extra claims are kept as their JSON text (already checked to be valid JSON), so
+/// reading a token allocates nothing for them. [`ClaimsRef::into_owned`] gives [`Claims`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClaimsRef<'a> {
+    /// `iss`.
+    pub iss: Option<Cow<'a, str>>,
+    /// `sub`.
+    pub sub: Option<Cow<'a, str>>,
+    /// `aud`.
+    pub aud: AudienceRef<'a>,
+    /// `exp`, unix seconds.
+    pub exp: Option<i64>,
+    /// `nbf`, unix seconds.
+    pub nbf: Option<i64>,
+    /// `iat`, unix seconds.
+    pub iat: Option<i64>,
+    /// `jti`.
+    pub jti: Option<Cow<'a, str>>,
+    /// `scope`.
+    pub scope: Option<Cow<'a, str>>,
+    /// `role`.
+    pub role: Option<Cow<'a, str>>,
+    /// Extra claims in payload order: name and raw JSON value text.
+    pub extra: Vec<(Cow<'a, str>, &'a str)>,
+}
+
+impl ClaimsRef<'_> {
+    /// Copies the claims out of the payload, parsing extra claims into JSON values.
+    pub fn into_owned(self) -> Result<Claims> {
+        let mut extra = Map::new();
+        for (name, raw) in self.extra {
+            // The reader checked the text is valid JSON; a failure here is a bug.
+            let value: Value = serde_json::from_str(raw).map_err(|_| Error::Internal {
+                detail: "a checked extra claim did not parse",
+            })?;
+            extra.insert(name.into_owned(), value);
+        }
+        Ok(Claims {
+            iss: self.iss.map(Cow::into_owned),
+            sub: self.sub.map(Cow::into_owned),
+            aud: self.aud.into_owned(),
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
+            jti: self.jti.map(Cow::into_owned),
+            scope: self.scope.map(Cow::into_owned),
+            role: self.role.map(Cow::into_owned),
+            extra,
+        })
+    }
+}
+
+/// What [`Validation`] reads of a set of claims, owned or borrowed.
+trait ClaimSource {
+    fn has(&self, claim: Claim) -> bool;
+    fn times(&self) -> (Option<i64>, Option<i64>, Option<i64>);
+    fn iss(&self) -> Option<&str>;
+    fn aud_is_none(&self) -> bool;
+    fn aud_contains(&self, audience: &str) -> bool;
+}
+
+impl ClaimSource for Claims {
+    fn has(&self, claim: Claim) -> bool {
+        Claims::has(self, claim)
+    }
+    fn times(&self) -> (Option<i64>, Option<i64>, Option<i64>) {
+        (self.exp, self.nbf, self.iat)
+    }
+    fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+    fn aud_is_none(&self) -> bool {
+        self.aud.is_none()
+    }
+    fn aud_contains(&self, audience: &str) -> bool {
+        self.aud.contains(audience)
+    }
+}
+
+impl ClaimSource for ClaimsRef<'_> {
+    fn has(&self, claim: Claim) -> bool {
+        match claim {
+            Claim::Iss => self.iss.is_some(),
+            Claim::Sub => self.sub.is_some(),
+            Claim::Aud => self.aud != AudienceRef::None,
+            Claim::Exp => self.exp.is_some(),
+            Claim::Nbf => self.nbf.is_some(),
+            Claim::Iat => self.iat.is_some(),
+            Claim::Jti => self.jti.is_some(),
+            Claim::Scope => self.scope.is_some(),
+            Claim::Role => self.role.is_some(),
+        }
+    }
+    fn times(&self) -> (Option<i64>, Option<i64>, Option<i64>) {
+        (self.exp, self.nbf, self.iat)
+    }
+    fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+    fn aud_is_none(&self) -> bool {
+        self.aud == AudienceRef::None
+    }
+    fn aud_contains(&self, audience: &str) -> bool {
+        self.aud.contains(audience)
+    }
+}
+
 /// A registered claim, for [`Validation::require`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -564,6 +705,15 @@ impl Validation {
 
     /// Checks claims against this validation at `now` (RFC 7519 section 4.1, RFC 8725).
     pub fn check_claims(&self, claims: &Claims, now: i64) -> Result<()> {
+        self.check(claims, now)
+    }
+
+    /// [`Validation::check_claims`] for borrowed claims.
+    pub fn check_claims_ref(&self, claims: &ClaimsRef<'_>, now: i64) -> Result<()> {
+        self.check(claims, now)
+    }
+
+    fn check<C: ClaimSource>(&self, claims: &C, now: i64) -> Result<()> {
         for claim in self.required() {
             if !claims.has(claim) {
                 return Err(Error::MissingClaim {
@@ -574,25 +724,26 @@ impl Validation {
         // Leeway is at most 300, so this never overflows an i64 time of sane magnitude;
         // saturating arithmetic keeps absurd values from wrapping around.
         let leeway = self.leeway as i64;
-        if let Some(exp) = claims.exp {
-            // RFC 7519 4.1.4: the current time MUST be before exp.
-            if now >= exp.saturating_add(leeway) {
-                return Err(Error::TokenExpired { exp, now });
-            }
+        let (exp, nbf, iat) = claims.times();
+        // RFC 7519 4.1.4: the current time MUST be before exp.
+        if let Some(exp) = exp
+            && now >= exp.saturating_add(leeway)
+        {
+            return Err(Error::TokenExpired { exp, now });
         }
-        if let Some(nbf) = claims.nbf {
-            // RFC 7519 4.1.5: the current time MUST be after or equal to nbf.
-            if now.saturating_add(leeway) < nbf {
-                return Err(Error::TokenNotYetValid { nbf, now });
-            }
+        // RFC 7519 4.1.5: the current time MUST be after or equal to nbf.
+        if let Some(nbf) = nbf
+            && now.saturating_add(leeway) < nbf
+        {
+            return Err(Error::TokenNotYetValid { nbf, now });
         }
-        if let Some(iat) = claims.iat
+        if let Some(iat) = iat
             && iat > now.saturating_add(leeway)
         {
             return Err(Error::TokenIssuedInFuture { iat, now });
         }
         if !self.issuers.is_empty() {
-            match &claims.iss {
+            match claims.iss() {
                 None => {
                     return Err(Error::InvalidIssuer {
                         found: "expected an accepted iss, the token has none",
@@ -609,22 +760,34 @@ impl Validation {
         if self.audiences.is_empty() {
             // RFC 7519 4.1.3: a principal that does not identify with a value in a present
             // aud MUST reject the token.
-            if !claims.aud.is_none() {
+            if !claims.aud_is_none() {
                 return Err(Error::InvalidAudience {
                     found: "the token names an audience and none is accepted",
                 });
             }
-        } else if claims.aud.is_none() {
+        } else if claims.aud_is_none() {
             return Err(Error::InvalidAudience {
                 found: "expected an accepted aud, the token has none",
             });
-        } else if !self.audiences.iter().any(|a| claims.aud.contains(a)) {
+        } else if !self.audiences.iter().any(|a| claims.aud_contains(a)) {
             return Err(Error::InvalidAudience {
                 found: "expected an accepted aud, found others",
             });
         }
         Ok(())
     }
+}
+
+/// A token verified by [`Keyset::verify_borrowed`]: claims borrowed from the caller's
+/// buffer, the key id borrowed from the keyset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifiedRef<'a> {
+    /// The `kid` of the key that verified the token.
+    pub kid: &'a str,
+    /// The token's algorithm.
+    pub alg: Algorithm,
+    /// The token's claims.
+    pub claims: ClaimsRef<'a>,
 }
 
 /// A verified token: the key that verified it and its claims.
@@ -714,6 +877,25 @@ impl Keyset {
     /// period, constant-time signature check, payload JSON, then
     /// [`Validation::check_claims`]. The payload is not parsed before the signature holds.
     pub fn verify(&self, token: &str, validation: &Validation, now: i64) -> Result<VerifiedToken> {
+        let mut payload = Vec::new();
+        let verified = self.verify_borrowed(token, validation, now, &mut payload)?;
+        Ok(VerifiedToken {
+            kid: String::from(verified.kid),
+            alg: verified.alg,
+            claims: verified.claims.into_owned()?,
+        })
+    }
+
+    /// [`Keyset::verify`] without allocating on the hot path: the payload is decoded into
+    /// `payload` (cleared first; reuse one buffer per thread and it stops growing), and the
+    /// claims borrow from it. The same checks, in the same order, with the same errors.
+    pub fn verify_borrowed<'a>(
+        &'a self,
+        token: &str,
+        validation: &Validation,
+        now: i64,
+        payload: &'a mut Vec<u8>,
+    ) -> Result<VerifiedRef<'a>> {
         if token.len() > validation.max_token_len {
             return Err(Error::TokenTooLarge {
                 max: validation.max_token_len,
@@ -774,11 +956,25 @@ impl Keyset {
         if !crate::mac::ct_eq(&sig[..sig_len], expected.as_slice()) {
             return Err(Error::BadSignature);
         }
-        let payload = decode_segment(payload_b64, "payload")?;
-        let claims = crate::json::parse_claims(&payload)?;
-        validation.check_claims(&claims, now)?;
-        Ok(VerifiedToken {
-            kid: key.kid.clone(),
+        payload.clear();
+        URL_SAFE_NO_PAD
+            .decode_vec(payload_b64.as_bytes(), payload)
+            .map_err(|_| Error::InvalidBase64 { segment: "payload" })?;
+        // Not UTF-8: the token is invalid either way; the serde reader says which error a
+        // full parser meets first.
+        let text = match core::str::from_utf8(payload) {
+            Ok(text) => text,
+            Err(_) => {
+                return Err(match parse_claims_reference(payload) {
+                    Err(e) => e,
+                    Ok(_) => Error::InvalidJson { segment: "payload" },
+                });
+            }
+        };
+        let claims = crate::json::parse_claims_ref(text)?;
+        validation.check_claims_ref(&claims, now)?;
+        Ok(VerifiedRef {
+            kid: &key.kid,
             alg,
             claims,
         })
