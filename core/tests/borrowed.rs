@@ -17,7 +17,8 @@ fn borrowed_and_owned_verification_agree_with_a_reused_buffer() {
         exp: Some(100),
         ..Claims::default()
     };
-    a.extra.insert("grants".into(), json!(["global", {"k": "v\"q"}]));
+    a.extra
+        .insert("grants".into(), json!(["global", {"k": "v\"q"}]));
     let b = Claims {
         sub: Some("esc\"aped é".into()),
         aud: Audience::One("api".into()),
@@ -39,9 +40,14 @@ fn borrowed_and_owned_verification_agree_with_a_reused_buffer() {
     let token = set.issue(&b).unwrap();
     let v = set.verify_borrowed(&token, &val, 50, &mut buf).unwrap();
     assert!(matches!(v.claims.sub, Some(Cow::Owned(_))));
-    assert!(matches!(v.claims.aud, AudienceRef::One(Cow::Borrowed("api"))));
+    assert!(matches!(
+        v.claims.aud,
+        AudienceRef::One(Cow::Borrowed("api"))
+    ));
     // Errors are the same as verify's.
-    let err = set.verify_borrowed(&token, &val, 100, &mut buf).unwrap_err();
+    let err = set
+        .verify_borrowed(&token, &val, 100, &mut buf)
+        .unwrap_err();
     assert_eq!(err.code(), "token_expired");
     assert_eq!(set.verify(&token, &val, 100).unwrap_err(), err);
 }
