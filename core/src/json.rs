@@ -330,7 +330,7 @@ impl<'a> Reader<'a> {
             // serde_json reads the number first; one beyond f64's range is a syntax error.
             Some(b'-' | b'0'..=b'9') => self
                 .number_span()
-                .is_ok_and(|(a, b)| self.text[a..b].parse::<f64>().is_ok_and(f64::is_finite)),
+                .is_ok_and(|(a, b)| number_in_range(&self.text[a..b])),
             Some(b't') => self.literal(b"true").is_ok(),
             Some(b'f') => self.literal(b"false").is_ok(),
             Some(b'n') => self.literal(b"null").is_ok(),

@@ -167,6 +167,35 @@ where
         .map_err(|_| ApiError::internal("a blocking registry task failed"))
 }
 
+/// Runs a verify-path registry call (verify, exchange) for the key with public id `id`.
+/// A hot key is answered from the registry's cache with no I/O, so it stays on this
+/// thread; anything else goes to the blocking pool, and the key is then stamped hot.
+async fn on_verify_path<T, F>(
+    st: &Arc<AppState>,
+    id: Option<String>,
+    run: F,
+) -> ApiResult<Result<T, Error>>
+where
+    T: Send + 'static,
+    F: FnOnce(&Registry) -> Result<T, Error> + Send + 'static,
+{
+    if let Some(id) = &id
+        && st.hot_path
+        && st.hot.contains(id)
+    {
+        return Ok(run(&st.registry));
+    }
+    let out = blocking(st, move |reg| Ok(run(reg)))
+        .await?
+        .map_err(|e: Error| ApiError::from_op(&e))?;
+    // Stamped only after a load on the blocking pool, so the slot expires before the
+    // registry's cached copy does.
+    if let (Some(id), Ok(_)) = (&id, &out) {
+        st.hot.insert(id);
+    }
+    Ok(out)
+}
+
 /// Runs a registry operation and maps its error for a management call.
 async fn op<T, F>(st: &Arc<AppState>, f: F) -> ApiResult<T>
 where
@@ -1029,21 +1058,7 @@ async fn verify(State(st): St, RawBody(body): RawBody) -> ApiResult {
         };
         reg.verify(&b.key, &ctx)
     };
-    let out = match &id {
-        // Hot: answered from the registry's cache, no I/O; stay on this thread.
-        Some(id) if st.hot_path && st.hot.contains(id) => run(&st.registry),
-        _ => {
-            let out = blocking(&st, move |reg| Ok(run(reg)))
-                .await?
-                .map_err(|e: Error| ApiError::from_op(&e))?;
-            // Stamped only after a load on the blocking pool, so the slot expires before
-            // the registry's cached copy does.
-            if let (Some(id), Ok(_)) = (&id, &out) {
-                st.hot.insert(id);
-            }
-            out
-        }
-    };
+    let out = on_verify_path(&st, id, run).await?;
     let (code, message, record) = match out {
         Ok(v) => match &v.decision {
             Ok(()) => ("ok", None, Some(v.record)),
@@ -1125,18 +1140,7 @@ async fn exchange(
         ctx.method = Some("POST");
         reg.exchange(&key, &ctx, None)
     };
-    let out = match &id {
-        Some(id) if st.hot_path && st.hot.contains(id) => run(&st.registry),
-        _ => {
-            let out = blocking(&st, move |reg| Ok(run(reg)))
-                .await?
-                .map_err(|e: Error| ApiError::from_op(&e))?;
-            if let (Some(id), Ok(_)) = (&id, &out) {
-                st.hot.insert(id);
-            }
-            out
-        }
-    };
+    let out = on_verify_path(&st, id, run).await?;
     match out {
         Ok(tok) => {
             st.metrics.exchange("ok");
