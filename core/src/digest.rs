@@ -258,43 +258,8 @@ fn decode32(s: &str, engines: &[&base64::engine::GeneralPurpose]) -> Option<[u8;
 /// Decodes exactly 43 characters of canonical unpadded base64url into 32 bytes: the hot
 /// path of every verification, so it avoids the general decoder's bookkeeping.
 fn decode32_url(s: &str) -> Option<[u8; 32]> {
-    const INVALID: u8 = 0xff;
-    const LUT: [u8; 256] = {
-        let mut t = [INVALID; 256];
-        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut i = 0;
-        while i < 64 {
-            t[alphabet[i] as usize] = i as u8;
-            i += 1;
-        }
-        t
-    };
-    let b = s.as_bytes();
-    if b.len() != 43 {
-        return None;
-    }
-    let lut = |i: usize| LUT[usize::from(b[i])];
     let mut out = [0u8; 32];
-    let mut bad = 0u8;
-    // 10 groups of 4 characters -> 30 bytes.
-    for g in 0..10 {
-        let c = [lut(4 * g), lut(4 * g + 1), lut(4 * g + 2), lut(4 * g + 3)];
-        bad |= c[0] | c[1] | c[2] | c[3];
-        let n = (u32::from(c[0]) << 18)
-            | (u32::from(c[1]) << 12)
-            | (u32::from(c[2]) << 6)
-            | u32::from(c[3]);
-        out[3 * g..3 * g + 3].copy_from_slice(&n.to_be_bytes()[1..]);
-    }
-    // 3 characters -> 2 bytes; the last character's low 2 bits must be zero (canonical).
-    let c = [lut(40), lut(41), lut(42)];
-    bad |= c[0] | c[1] | c[2];
-    if bad & 0xc0 != 0 || c[2] & 0x03 != 0 {
-        return None;
-    }
-    let n = (u32::from(c[0]) << 18) | (u32::from(c[1]) << 12) | (u32::from(c[2]) << 6);
-    out[30..].copy_from_slice(&n.to_be_bytes()[1..3]);
-    Some(out)
+    (s.len() == 43 && crate::b64::decode_url(s.as_bytes(), &mut out) == Some(32)).then_some(out)
 }
 
 fn decode_hex32(s: &str) -> Option<[u8; 32]> {

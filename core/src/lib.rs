@@ -4,6 +4,7 @@
 
 extern crate alloc;
 
+mod b64;
 pub mod digest;
 pub mod error;
 pub mod headers;

@@ -107,9 +107,15 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let mut acc = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        acc |= x ^ y;
+    // Eight bytes at a time (MAC lengths are multiples of 8), then any rest.
+    let (a8, a_rest) = a.as_chunks::<8>();
+    let (b8, b_rest) = b.as_chunks::<8>();
+    let mut acc = 0u64;
+    for (x, y) in a8.iter().zip(b8) {
+        acc |= u64::from_le_bytes(*x) ^ u64::from_le_bytes(*y);
     }
-    bool::from(subtle::ConstantTimeEq::ct_eq(&acc, &0u8))
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        acc |= u64::from(x ^ y);
+    }
+    bool::from(subtle::ConstantTimeEq::ct_eq(&acc, &0u64))
 }
