@@ -202,6 +202,14 @@ impl KeyFormat {
     /// Checks that `key` is a well-formed key of this format (structure, checksum,
     /// prefix, lengths) without allocating.
     pub fn check<'k>(&self, key: &'k str) -> Result<KeyParts<'k>> {
+        match self.check_exact_shape(key) {
+            Some(parts) => Ok(parts),
+            None => self.check_general(key),
+        }
+    }
+
+    /// [`KeyFormat::check`] without the fast path: finds the separators from the right.
+    fn check_general<'k>(&self, key: &'k str) -> Result<KeyParts<'k>> {
         let parts = split_key(key)?;
         if parts.prefix != self.prefix {
             return Err(Error::PrefixMismatch {
@@ -220,6 +228,37 @@ impl KeyFormat {
             });
         }
         Ok(parts)
+    }
+
+    /// The hot path of [`KeyFormat::check`]: a key of exactly this format's length, with
+    /// this prefix, separators where the lengths put them and base62 everywhere after
+    /// the prefix, needs no search for its separators. Gives the same parts as the
+    /// general parser; `None` leaves the key (and the choice of error) to it.
+    #[inline]
+    fn check_exact_shape<'k>(&self, key: &'k str) -> Option<KeyParts<'k>> {
+        let b = key.as_bytes();
+        let p = self.prefix.len();
+        let last = p + 1 + self.id_len;
+        if b.len() != last + 1 + self.secret_len + CHECKSUM_LEN
+            || !b.starts_with(self.prefix.as_bytes())
+            || b[p] != b'_'
+            || b[last] != b'_'
+        {
+            return None;
+        }
+        let mut bad = 0u8;
+        for &c in b[p + 1..last].iter().chain(&b[last + 1..]) {
+            bad |= NOT_BASE62[usize::from(c)];
+        }
+        let split = b.len() - CHECKSUM_LEN;
+        if bad != 0 || checksum(&b[..split]) != b[split..] {
+            return None;
+        }
+        Some(KeyParts {
+            prefix: &key[..p],
+            id: &key[p + 1..last],
+            secret: &key[last + 1..split],
+        })
     }
 
     /// Parses `key` as a key of this format into an owned, zeroizing [`ApiKey`].
@@ -383,6 +422,19 @@ const NOT_KEY_CHAR: [u8; 256] = {
     t
 };
 
+/// 1 for bytes outside base62 (`[A-Za-z0-9]`), 0 for base62.
+const NOT_BASE62: [u8; 256] = {
+    let mut t = [1u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        if (b as u8).is_ascii_alphanumeric() {
+            t[b] = 0;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Splits and checks a key from the right: checksum, secret, id, then prefix.
 fn split_key(key: &str) -> Result<KeyParts<'_>> {
     let bytes = key.as_bytes();
@@ -467,4 +519,57 @@ fn push_base62<R: RandomSource + ?Sized>(out: &mut String, n: usize, rng: &mut R
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn outcome(
+        r: Result<KeyParts<'_>>,
+    ) -> core::result::Result<(String, String, String), &'static str> {
+        r.map(|p| (p.prefix().into(), p.id().into(), p.expose_secret().into()))
+            .map_err(|e| e.code())
+    }
+
+    /// The exact-shape fast path gives what the general parser gives, for valid keys and
+    /// for every single-byte change of them (separators, alphabet, checksum, lengths).
+    #[test]
+    fn fast_path_agrees_with_general_parser() {
+        let formats = [
+            KeyFormat::new("acme_live").unwrap(),
+            KeyFormat::new("k").unwrap(),
+            KeyFormat::new("a_b_c").unwrap(),
+        ];
+        let replacements = [b'_', b'a', b'Z', b'0', b'-', b'.', 0x80];
+        for (n, format) in formats.iter().enumerate() {
+            let key = format
+                .generate(&mut FixedEntropy::new(&[n as u8 + 7; 64]))
+                .unwrap();
+            let key = key.expose().as_bytes().to_vec();
+            let mut cases: Vec<Vec<u8>> = alloc::vec![key.clone()];
+            for i in 0..key.len() {
+                for &r in &replacements {
+                    let mut k = key.clone();
+                    k[i] = r;
+                    cases.push(k);
+                }
+                let mut shorter = key.clone();
+                shorter.remove(i);
+                cases.push(shorter);
+            }
+            for case in cases {
+                let Ok(text) = core::str::from_utf8(&case) else {
+                    continue;
+                };
+                assert_eq!(
+                    outcome(format.check(text)),
+                    outcome(format.check_general(text)),
+                    "{text}"
+                );
+            }
+        }
+    }
 }
