@@ -312,6 +312,15 @@ impl<'a> Reader<'a> {
         let first = self.i + usize::from(negative);
         let mut j = first;
         let mut v = 0i64;
+        // Dates have 10 digits: the first 8 in one step when they are all digits.
+        if let Some(chunk) = b.get(first..first + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            if let Some(eight) = eight_digits(u64::from_le_bytes(w)) {
+                v = i64::from(eight);
+                j += 8;
+            }
+        }
         while let Some(&d) = b.get(j) {
             if !d.is_ascii_digit() || j - first == 18 {
                 break;
@@ -412,6 +421,28 @@ impl<'a> Reader<'a> {
             bad_json()
         }
     }
+}
+
+/// The value of 8 ASCII digits read as a little-endian word (first digit in the low
+/// byte), or `None` if any byte is not a digit. SWAR: three multiplications instead of
+/// eight steps (the method of simdjson's `parse_eight_digits_unrolled`).
+#[inline]
+fn eight_digits(w: u64) -> Option<u32> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    // Every byte is 0x30..=0x39: its high nibble is 3, and adding 6 keeps it 3.
+    let high = w & 0xf0f0_f0f0_f0f0_f0f0;
+    let high_after_6 = w.wrapping_add(0x0606_0606_0606_0606) & 0xf0f0_f0f0_f0f0_f0f0;
+    if high | (high_after_6 >> 4) != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    let mut v = w - ZEROS;
+    // Pairs of digits, then groups of four, then all eight.
+    v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    const MASK: u64 = 0x0000_00ff_0000_00ff;
+    const MUL1: u64 = 100 + (1_000_000 << 32);
+    const MUL2: u64 = 1 + (10_000 << 32);
+    v = ((v & MASK).wrapping_mul(MUL1)).wrapping_add(((v >> 16) & MASK).wrapping_mul(MUL2)) >> 32;
+    Some(v as u32)
 }
 
 /// True when serde_json reads this number as a finite value (it reports numbers beyond
@@ -593,6 +624,36 @@ mod tests {
     use super::parse_claims;
     use crate::token::parse_claims_reference;
     use alloc::format;
+
+    #[test]
+    fn eight_digits_matches_parse() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut bytes = [0u8; 8];
+            for (k, b) in bytes.iter_mut().enumerate() {
+                let r = (seed >> (8 * k)) as u8;
+                // Mostly digits, sometimes the bytes around them.
+                *b = match r % 16 {
+                    0 => {
+                        [b'/', b':', 0x00, 0xff, b'.', b'e', 0x39 + 0x80, b'-'][usize::from(r >> 5)]
+                    }
+                    _ => b'0' + r % 10,
+                };
+            }
+            let expected = core::str::from_utf8(&bytes)
+                .ok()
+                .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))
+                .map(|t| t.parse::<u32>().unwrap_or(u32::MAX));
+            assert_eq!(
+                super::eight_digits(u64::from_le_bytes(bytes)),
+                expected,
+                "{bytes:?}"
+            );
+        }
+    }
 
     /// The fast reader and the serde reference agree (the fuzz target does this at scale).
     #[test]
