@@ -5,6 +5,8 @@
 import { createHmac, createSecretKey, timingSafeEqual, webcrypto } from "node:crypto";
 import { createRequire } from "node:module";
 import { loadavg } from "node:os";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { fileURLToPath } from "node:url";
 import { createSigner, createVerifier } from "fast-jwt";
 import * as jose from "jose";
@@ -18,36 +20,41 @@ const consume = (v) => {
   sink ^= typeof v === "string" ? v.length : v ? 1 : 0;
 };
 
-/** Median ns/op over 9 timed batches of a warmed-up synchronous function. */
-function bench(fn) {
-  for (let i = 0; i < 3000; i++) consume(fn());
-  let n = 500;
-  for (;;) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) consume(fn());
-    if (Number(process.hrtime.bigint() - t0) > 40e6) break;
-    n *= 2;
-  }
-  const samples = [];
-  for (let r = 0; r < 9; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) consume(fn());
-    samples.push(Number(process.hrtime.bigint() - t0) / n);
-  }
-  return samples.sort((a, b) => a - b)[4];
+// A full GC before each timed batch, so garbage one library leaves behind is not collected
+// on the next one's time.
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc");
+
+/** ns per call of `fn` over one batch of `n` calls (async ones awaited one at a time). */
+async function batch(fn, isAsync, n) {
+  gc();
+  const t0 = process.hrtime.bigint();
+  if (isAsync) for (let i = 0; i < n; i++) consume(await fn());
+  else for (let i = 0; i < n; i++) consume(fn());
+  return Number(process.hrtime.bigint() - t0) / n;
 }
 
-/** The same for an async function, awaited one call at a time. */
-async function benchAsync(fn) {
-  for (let i = 0; i < 1000; i++) consume(await fn());
-  const n = 4000;
-  const samples = [];
-  for (let r = 0; r < 7; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) consume(await fn());
-    samples.push(Number(process.hrtime.bigint() - t0) / n);
+/**
+ * Median ns/op of each function, measured interleaved: each of 11 rounds times one batch
+ * (about 20 ms) of every function in turn, so load that comes and goes on a shared
+ * machine falls on all of them alike and their ratios hold. Warmed up first; a full GC
+ * before each batch.
+ */
+async function compare(fns) {
+  const plan = [];
+  for (const [name, fn] of Object.entries(fns)) {
+    const first = fn();
+    const isAsync = first instanceof Promise;
+    if (isAsync) await first;
+    await batch(fn, isAsync, isAsync ? 1000 : 3000);
+    let n = 100;
+    while ((await batch(fn, isAsync, n)) * n < 20e6) n *= 2;
+    plan.push({ name, fn, isAsync, n, samples: [] });
   }
-  return samples.sort((a, b) => a - b)[3];
+  for (let r = 0; r < 11; r++) {
+    for (const p of plan) p.samples.push(await batch(p.fn, p.isAsync, p.n));
+  }
+  return Object.fromEntries(plan.map((p) => [p.name, p.samples.sort((a, b) => a - b)[5]]));
 }
 
 const secret = Buffer.from(SECRET);
@@ -58,12 +65,14 @@ const ksWasm = new keysealWasm.Keyset(new keysealWasm.TokenKey("k1", secret));
 const token = ks.issue(CLAIMS);
 const signingInput = token.slice(0, token.lastIndexOf("."));
 const verifyOptions = { audience: AUD, issuer: ISS };
+const verifier = ks.verifier(verifyOptions);
 
 // Every verifier checks the signature, exp/nbf, aud and iss, and gets the claims back.
 const fastVerify = createVerifier({ key: secret, algorithms: ["HS256"], allowedAud: AUD, allowedIss: ISS, cache: false });
 const fastSign = createSigner({ key: secret, algorithm: "HS256", kid: "k1", noTimestamp: true });
 const check = [
   ks.verify(token, verifyOptions).claims.sub,
+  verifier.verify(token).claims.sub,
   ksWasm.verify(token, verifyOptions).claims.sub,
   fastVerify(token).sub,
   jwt.verify(token, keyObject, { algorithms: ["HS256"], audience: AUD, issuer: ISS }).sub,
@@ -71,21 +80,22 @@ const check = [
 ];
 if (new Set(check).size !== 1) throw new Error(`verifiers disagree: ${check}`);
 
-const verify = {
-  "keyseal (napi)": bench(() => ks.verify(token, verifyOptions)),
-  "keyseal (wasm in Node)": bench(() => ksWasm.verify(token, verifyOptions)),
-  "fast-jwt (cache: false)": bench(() => fastVerify(token)),
-  "jsonwebtoken (KeyObject)": bench(() => jwt.verify(token, keyObject, { algorithms: ["HS256"], audience: AUD, issuer: ISS })),
-  "jose (CryptoKey)": await benchAsync(() => jose.jwtVerify(token, cryptoKey, { algorithms: ["HS256"], audience: AUD, issuer: ISS })),
-  "floor: createHmac over the signing input": bench(() => createHmac("sha256", secret).update(signingInput).digest()),
-};
-const issue = {
-  "keyseal (napi)": bench(() => ks.issue(CLAIMS)),
-  "keyseal (wasm in Node)": bench(() => ksWasm.issue(CLAIMS)),
-  "fast-jwt": bench(() => fastSign(CLAIMS)),
-  "jsonwebtoken (KeyObject)": bench(() => jwt.sign(CLAIMS, keyObject, { algorithm: "HS256", keyid: "k1" })),
-  "jose (CryptoKey)": await benchAsync(() => new jose.SignJWT(CLAIMS).setProtectedHeader({ alg: "HS256", typ: "JWT", kid: "k1" }).sign(cryptoKey)),
-};
+const verify = await compare({
+  "keyseal (napi)": () => ks.verify(token, verifyOptions),
+  "keyseal (napi), keyset.verifier()": () => verifier.verify(token),
+  "keyseal (wasm in Node)": () => ksWasm.verify(token, verifyOptions),
+  "fast-jwt (cache: false)": () => fastVerify(token),
+  "jsonwebtoken (KeyObject)": () => jwt.verify(token, keyObject, { algorithms: ["HS256"], audience: AUD, issuer: ISS }),
+  "jose (CryptoKey)": () => jose.jwtVerify(token, cryptoKey, { algorithms: ["HS256"], audience: AUD, issuer: ISS }),
+  "floor: createHmac over the signing input": () => createHmac("sha256", secret).update(signingInput).digest(),
+});
+const issue = await compare({
+  "keyseal (napi)": () => ks.issue(CLAIMS),
+  "keyseal (wasm in Node)": () => ksWasm.issue(CLAIMS),
+  "fast-jwt": () => fastSign(CLAIMS),
+  "jsonwebtoken (KeyObject)": () => jwt.sign(CLAIMS, keyObject, { algorithm: "HS256", keyid: "k1" }),
+  "jose (CryptoKey)": () => new jose.SignJWT(CLAIMS).setProtectedHeader({ alg: "HS256", typ: "JWT", kid: "k1" }).sign(cryptoKey),
+});
 
 // API keys: keyseal's PepperSet.verify vs the hand-written node:crypto equivalent.
 const pepper = Buffer.from("pepper-secret-pepper-secret-0123");
@@ -100,28 +110,34 @@ function nodeCryptoVerify(key, storedDigest) {
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 if (!nodeCryptoVerify(apiKey, stored) || peppers.verify(apiKey, stored) !== "current") throw new Error("digest check");
-const apiKeys = {
-  "keyseal PepperSet.verify (napi)": bench(() => peppers.verify(apiKey, stored)),
-  "node:crypto createHmac + timingSafeEqual": bench(() => nodeCryptoVerify(apiKey, stored)),
-};
+const apiKeys = await compare({
+  "keyseal PepperSet.verify (napi)": () => peppers.verify(apiKey, stored),
+  "node:crypto createHmac + timingSafeEqual": () => nodeCryptoVerify(apiKey, stored),
+});
 
-// Where keyseal's verify time goes: the raw addon call (core verify + napi string
-// marshalling, returns JSON text), JSON.parse of that text in the wrapper, and the cost of
-// an empty napi call. The core alone is measured by `cargo bench` in core/.
+// Where keyseal's verify time goes: the raw addon call (the token written as UTF-8 into
+// the shared buffer with encodeInto, core verify, one result string back), the JS wrapper
+// (options lookup, clock, building {kid, alg, claims} from that string) as the
+// difference, and the cost of an empty napi call. The core alone is measured by
+// `cargo bench` in core/.
 const native = createRequire(fileURLToPath(import.meta.resolve("keyseal")))("../dist/keyseal.node");
 const nKs = new native.Keyset(new native.TokenKey("k1", secret, "HS256", undefined));
 const nValidation = new native.Validation(JSON.stringify(verifyOptions));
 const nowS = Math.floor(Date.now() / 1000);
-const text = nKs.verify(token, nowS, nValidation);
+const io = new Uint8Array(native.ioTokenOffset() + 4096);
+const ioToken = io.subarray(native.ioTokenOffset());
+const encoder = new TextEncoder();
+const parts = await compare({
+  public: () => ks.verify(token, verifyOptions),
+  addon: () => nKs.verify(io, encoder.encodeInto(token, ioToken).written, nowS, nValidation),
+  empty: () => native.version(),
+});
 const breakdown = {
-  "keyseal.Keyset.verify (public API)": k0(),
-  "addon Keyset.verify (core + napi marshalling, returns JSON text)": bench(() => nKs.verify(token, nowS, nValidation)),
-  "JSON.parse of the returned text": bench(() => JSON.parse(text)),
-  "empty napi call (version())": bench(() => native.version()),
+  "keyseal.Keyset.verify (public API)": parts.public,
+  "addon Keyset.verify (encodeInto + core + napi call, returns one string)": parts.addon,
+  "JS wrapper (options, clock, object from the string): the difference": parts.public - parts.addon,
+  "empty napi call (version())": parts.empty,
 };
-function k0() {
-  return bench(() => ks.verify(token, verifyOptions));
-}
 
 const rows = (results, base) =>
   Object.entries(results).map(([name, ns]) => [name, fmt(ns), fmt(1e9 / ns / 1000), `${(ns / results[base]).toFixed(2)}x`]);

@@ -241,7 +241,18 @@ export class Keyset {
   rotate(next: TokenKey, options: { graceUntil: number }): this;
   issue(claims: Claims): string;
   verify(token: string, options?: VerifyOptions): VerifiedToken;
+  /**
+   * A verifier bound to this keyset (it follows later rotations) with `options` compiled
+   * once; `now` is given per call. For hot paths: no options are read on each call.
+   */
+  verifier(options?: Omit<VerifyOptions, "now">): TokenVerifier;
   exchange(options: ExchangeOptions): { token: string; claims: Claims };
+}
+
+/** Made by `Keyset.verifier()`. */
+export interface TokenVerifier {
+  /** `keyset.verify(token, { ...options, now })`; `now` defaults to the clock. */
+  verify(token: string, now?: number): VerifiedToken;
 }
 
 export interface KeyPolicyOptions {

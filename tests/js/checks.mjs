@@ -165,6 +165,55 @@ export async function apiChecks(api, { errorCodes, familyOf }) {
       eq(claims.sub, "AbCdEfGh12345678", "sub");
       eq(ks.verify(token, { now: NOW + 1, audience: "api" }).claims, claims, "round trip");
     },
+    "verify returns the claims JSON.parse gave before: escapes, non-ASCII, arrays, extra claims"() {
+      // A hand-signed payload that is not in keyseal's own issue form: escapes, non-ASCII
+      // and astral text, an aud array, a fractional date, extra claims out of order (one
+      // named __proto__, two integer-like, one with an escaped name).
+      const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
+      const header = ks.issue({ exp: NOW }).split(".")[0];
+      const payload = String.raw`{"sub":"caf\u00e9 \ud83d\ude00 \u0001\u0002 \"q\"","iss":"ü—☃","aud":["a","ß\u0001",""],"exp":9007199254740993,"nbf":1.5,"iat":-5,"jti":"","scope":"x","role":"é","zeta":{"b":1,"a":[1.0,"\u0001"]},"10":true,"alpha":null,"__proto__":{"p":1},"k\u0065y":"v","2":"two"}`;
+      const b64url = (bytes) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join("")).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+      const input = `${header}.${b64url(new TextEncoder().encode(payload))}`;
+      const token = `${input}.${b64url(api.hmacSha256(SECRET, input))}`;
+      const got = ks.verify(token, { now: NOW, audience: "a" });
+      // Registered claims in their order, extra claims sorted by name, nested objects
+      // sorted, numbers as JSON numbers: what the claims JSON of the core reads as.
+      const want = JSON.parse(String.raw`{"kid":"k1","alg":"HS256","claims":{"iss":"ü—☃","sub":"café 😀 \u0001\u0002 \"q\"","aud":["a","ß\u0001",""],"exp":9007199254740992,"nbf":1,"iat":-5,"jti":"","scope":"x","role":"é","10":true,"2":"two","__proto__":{"p":1},"alpha":null,"key":"v","zeta":{"a":[1,"\u0001"],"b":1}}}`);
+      eq(got, want, "claims");
+      if (Object.getPrototypeOf(got.claims) !== Object.prototype) fail("__proto__ claim replaced the prototype");
+      if (!Object.prototype.hasOwnProperty.call(got.claims, "__proto__")) fail("__proto__ claim missing");
+      eq(Object.keys(got.claims), Object.keys(want.claims), "key order");
+      const few = ks.verify(ks.issue({ aud: "", exp: NOW + 1 }), { now: NOW, audience: "" });
+      eq(few, { kid: "k1", alg: "HS256", claims: { aud: "", exp: NOW + 1 } }, "absent claims stay absent");
+    },
+    "verify: long tokens grow the shared buffers, short ones still verify after"() {
+      const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
+      const short = ks.issue({ sub: "s", exp: NOW + 1 });
+      eq(ks.verify(short, { now: NOW }).claims.sub, "s", "before");
+      for (const n of [300, 30000, 90000]) {
+        const sub = "é😀x".repeat(n);
+        const long = ks.issue({ sub, exp: NOW + 1 });
+        eq(ks.verify(long, { now: NOW, maxTokenLen: 1048576 }).claims.sub === sub, true, `sub of ${n}`);
+        if (long.length > 8192) throwsCode(api, () => ks.verify(long, { now: NOW }), "token_too_large", "MalformedError", `default limit, ${n}`);
+        eq(ks.verify(short, { now: NOW }).claims.sub, "s", `after ${n}`);
+      }
+    },
+    "keyset.verifier: options compiled once, now per call, follows rotation"() {
+      const k1 = new api.TokenKey("k1", SECRET);
+      const ks = new api.Keyset(k1);
+      const t = ks.issue({ aud: "api", exp: NOW + 10 });
+      const v = ks.verifier({ audience: "api" });
+      eq(v.verify(t, NOW), ks.verify(t, { now: NOW, audience: "api" }), "same result as verify");
+      throwsCode(api, () => v.verify(t, NOW + 10), "token_expired", "TimeError", "now per call");
+      throwsCode(api, () => v.verify(t), "token_expired", "TimeError", "default now is the clock");
+      throwsCode(api, () => ks.verifier().verify(t, NOW), "invalid_audience", "ClaimsError", "default options");
+      ks.rotate(new api.TokenKey("k2", SECRET), { graceUntil: NOW + 5 });
+      eq(v.verify(ks.issue({ aud: "api", exp: NOW + 10 }), NOW).kid, "k2", "after rotation");
+      throwsCode(api, () => v.verify(t, NOW + 6), "key_retired", "SignatureError", "rotation's grace period");
+      throwsType(() => ks.verifier({ now: NOW }), "unknown verifier option", "now is per call");
+      throwsType(() => v.verify(1, NOW), "token must be a string", "token type");
+      throwsType(() => v.verify(t, "soon"), "now must be a number", "now type");
+    },
     "headers: Headers, plain object and pairs"() {
       const key = new api.KeyFormat("acme").generate().expose();
       const h = new Headers({ "X-API-Key": key });

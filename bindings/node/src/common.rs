@@ -6,13 +6,16 @@
 //! Structured input (claims, verify options, policies, contexts, exchange arguments)
 //! crosses the boundary as JSON text made by `JSON.stringify` in the npm package: one
 //! parser (serde_json) on both backends, integers stay integers, and nothing depends on
-//! how a host bridge maps JS numbers.
+//! how a host bridge maps JS numbers. Options are read from a `serde_json::Value` field by
+//! field ([`Fields`]) rather than through `#[derive(Deserialize)]`: the core already holds
+//! the `Value` parser, and one deserializer per options type would each add code to the
+//! shipped `.wasm`.
 
 use keyseal::{
-    Claim, Claims, Error, ExchangeOptions, KeyIdentity, KeyPolicy, Keyset, RequestContext, Result,
-    Scope, Validation, VerifiedToken,
+    AudienceRef, Claim, Claims, ClaimsRef, Error, ExchangeOptions, KeyIdentity, KeyPolicy, Keyset,
+    RequestContext, Result, Scope, Validation, VerifiedRef,
 };
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
 /// A JS number of unix seconds as an `i64`, rounded down (RFC 7519 NumericDate).
 /// Finite values beyond the i64 range saturate (JS numbers cannot spell `i64::MAX`
@@ -34,43 +37,141 @@ fn bad_options(setting: &'static str, expected: &'static str) -> Error {
     Error::InvalidConfig { setting, expected }
 }
 
-/// One string or a list of strings (`audience`, `issuer`).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
+/// An options object read field by field, with the rules the npm package documents:
+/// unknown names are refused; an optional field may be absent or `null`; a list field
+/// (`scopes`, ...) may be absent but not `null`; a required field must be present. Every
+/// getter returns `None` for a value of the wrong type, and the caller turns that into
+/// its one `invalid_config` error.
+struct Fields(Map<String, Value>);
 
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
+impl Fields {
+    /// `json` as an object whose names are all in `allowed`.
+    fn parse(json: &str, allowed: &[&str]) -> Option<Fields> {
+        match serde_json::from_str::<Value>(json).ok()? {
+            Value::Object(map) if map.keys().all(|k| allowed.contains(&k.as_str())) => {
+                Some(Fields(map))
+            }
+            _ => None,
+        }
+    }
+
+    /// The field's value; absent and `null` are both `None`.
+    fn opt(&mut self, name: &str) -> Option<Value> {
+        self.0.remove(name).filter(|v| !v.is_null())
+    }
+
+    fn opt_str(&mut self, name: &str) -> Option<Option<String>> {
+        match self.opt(name) {
+            None => Some(None),
+            Some(Value::String(s)) => Some(Some(s)),
+            Some(_) => None,
+        }
+    }
+
+    fn req_str(&mut self, name: &str) -> Option<String> {
+        self.opt_str(name)?
+    }
+
+    fn opt_bool(&mut self, name: &str) -> Option<Option<bool>> {
+        match self.opt(name) {
+            None => Some(None),
+            Some(Value::Bool(b)) => Some(Some(b)),
+            Some(_) => None,
+        }
+    }
+
+    /// A non-negative integer (a fractional or negative number is the wrong type).
+    fn opt_u64(&mut self, name: &str) -> Option<Option<u64>> {
+        match self.opt(name) {
+            None => Some(None),
+            Some(v) => v.as_u64().map(Some),
+        }
+    }
+
+    fn opt_f64(&mut self, name: &str) -> Option<Option<f64>> {
+        match self.opt(name) {
+            None => Some(None),
+            Some(v) => v.as_f64().map(Some),
+        }
+    }
+
+    fn req_f64(&mut self, name: &str) -> Option<f64> {
+        self.opt_f64(name)?
+    }
+
+    /// A list of strings: absent is empty, `null` is the wrong type.
+    fn str_list(&mut self, name: &str) -> Option<Vec<String>> {
+        match self.0.remove(name) {
+            None => Some(Vec::new()),
+            Some(v) => strings(v),
+        }
+    }
+
+    /// An optional list of strings (`null` is absent).
+    fn opt_str_list(&mut self, name: &str) -> Option<Option<Vec<String>>> {
+        match self.opt(name) {
+            None => Some(None),
+            Some(v) => strings(v).map(Some),
+        }
+    }
+
+    /// One string or a list of strings (`audience`, `issuer`); absent is empty.
+    fn one_or_many(&mut self, name: &str) -> Option<Vec<String>> {
+        match self.opt(name) {
+            None => Some(Vec::new()),
+            Some(Value::String(s)) => Some(vec![s]),
+            Some(v) => strings(v),
         }
     }
 }
 
-/// `keyset.verify(token, options)` options, minus `now`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// An array of strings.
+fn strings(v: Value) -> Option<Vec<String>> {
+    let Value::Array(items) = v else {
+        return None;
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::String(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Verify options as JSON (`{leeway, audience, issuer, required, maxTokenLen}`).
 struct VerifyOptions {
-    #[serde(default)]
     leeway: Option<u64>,
-    #[serde(default)]
-    audience: Option<OneOrMany>,
-    #[serde(default)]
-    issuer: Option<OneOrMany>,
-    #[serde(default)]
+    audience: Vec<String>,
+    issuer: Vec<String>,
     required: Option<Vec<String>>,
-    #[serde(default)]
     max_token_len: Option<usize>,
+}
+
+impl VerifyOptions {
+    fn parse(json: &str) -> Option<VerifyOptions> {
+        let mut f = Fields::parse(
+            json,
+            &["leeway", "audience", "issuer", "required", "maxTokenLen"],
+        )?;
+        Some(VerifyOptions {
+            leeway: f.opt_u64("leeway")?,
+            audience: f.one_or_many("audience")?,
+            issuer: f.one_or_many("issuer")?,
+            required: f.opt_str_list("required")?,
+            // usize: on wasm32 a length beyond u32 is the wrong type, as before.
+            max_token_len: match f.opt_u64("maxTokenLen")? {
+                None => None,
+                Some(n) => Some(usize::try_from(n).ok()?),
+            },
+        })
+    }
 }
 
 /// Builds a [`Validation`] from verify options JSON (`{leeway, audience, issuer, required,
 /// maxTokenLen}`; absent = the core's defaults; `required` replaces the default `["exp"]`).
 pub fn validation_from_json(json: &str) -> Result<Validation> {
-    let o: VerifyOptions = serde_json::from_str(json).map_err(|_| {
+    let o = VerifyOptions::parse(json).ok_or_else(|| {
         bad_options(
             "verify options",
             "{leeway?: integer, audience?: string | string[], issuer?: string | string[], required?: string[], maxTokenLen?: integer}",
@@ -80,10 +181,10 @@ pub fn validation_from_json(json: &str) -> Result<Validation> {
     if let Some(leeway) = o.leeway {
         v = v.with_leeway(leeway)?;
     }
-    for a in o.audience.map(OneOrMany::into_vec).unwrap_or_default() {
+    for a in o.audience {
         v = v.with_audience(&a);
     }
-    for i in o.issuer.map(OneOrMany::into_vec).unwrap_or_default() {
+    for i in o.issuer {
         v = v.with_issuer(&i);
     }
     if let Some(required) = o.required {
@@ -113,48 +214,180 @@ fn claims_json(claims: &Claims) -> Result<String> {
     claims.to_json()
 }
 
-/// `{"kid":..,"alg":..,"claims":{..}}` of a verified token.
-pub fn verified_to_json(v: &VerifiedToken) -> Result<String> {
-    let claims = claims_json(&v.claims)?;
-    let mut out = String::with_capacity(claims.len() + v.kid.len() + 40);
-    out.push_str("{\"kid\":");
-    // kid is restricted to [A-Za-z0-9._:-] by the core, but serialize it anyway.
-    out.push_str(&serde_json::to_string(&v.kid).map_err(|_| Error::Internal {
-        detail: "kid did not serialize",
-    })?);
-    out.push_str(",\"alg\":\"");
-    out.push_str(v.alg.as_str());
-    out.push_str("\",\"claims\":");
-    out.push_str(&claims);
-    out.push('}');
-    Ok(out)
+// Bits of the presence mask (`meta[0]`) of [`write_verified`]; `fromParts` in
+// packages/npm/src/api.mjs reads the same bits.
+const HAS_ISS: u32 = 1;
+const HAS_SUB: u32 = 2;
+const HAS_AUD_ONE: u32 = 4;
+const HAS_AUD_MANY: u32 = 8;
+const HAS_EXP: u32 = 16;
+const HAS_NBF: u32 = 32;
+const HAS_IAT: u32 = 64;
+const HAS_JTI: u32 = 128;
+const HAS_SCOPE: u32 = 256;
+const HAS_ROLE: u32 = 512;
+const HAS_EXTRA: u32 = 1024;
+
+/// Length of the `meta` array of [`write_verified`].
+pub const META_LEN: usize = 13;
+
+/// Offset of the token in the verify buffer shared with JS: `META_LEN` f64s come first.
+pub const IO_TOKEN: usize = META_LEN * 8;
+
+/// A verify buffer shared with JS (`Keyset.verify`) as its numbers and the token text
+/// `io[IO_TOKEN..IO_TOKEN + len]`, which `TextEncoder.encodeInto` wrote (so valid UTF-8).
+pub fn split_io(io: &mut [u8], len: u32) -> Result<(&mut [u8], &str)> {
+    let bad = || Error::Internal {
+        detail: "verify buffer too small",
+    };
+    if io.len() < IO_TOKEN {
+        return Err(bad());
+    }
+    let (meta, rest) = io.split_at_mut(IO_TOKEN);
+    let token = rest.get(..len as usize).ok_or_else(bad)?;
+    let token = core::str::from_utf8(token).map_err(|_| Error::Internal {
+        detail: "token bytes are not UTF-8",
+    })?;
+    Ok((meta, token))
+}
+
+/// Appends `s` to `out` and returns its length in UTF-16 code units (what JS string
+/// offsets count).
+fn push_field(out: &mut String, s: &str) -> usize {
+    out.push_str(s);
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().map(char::len_utf16).sum()
+    }
+}
+
+/// A verified token as one string of concatenated values plus numbers in `meta`, which
+/// the npm wrapper turns into `{kid, alg, claims}` with a few `slice`s (`fromParts` in
+/// packages/npm/src/api.mjs). One string crosses the boundary: no `JSON.parse` of the
+/// claims, and no dozen host objects made one bridge call at a time.
+///
+/// `out` holds kid, alg, iss, sub, aud, jti, scope, role and the extra claims, in that
+/// order, absent ones empty. `meta_out` gets the f64s `[mask, exp, nbf, iat, end of kid, end of alg,
+/// end of iss, .., end of extra]`, ends in UTF-16 code units. An `aud` array is its JSON
+/// text, and the extra claims are one JSON object written as [`Claims::to_json`] writes
+/// it (names sorted), so they read back exactly as the claims JSON did.
+pub fn write_verified(v: &VerifiedRef<'_>, out: &mut String, meta_out: &mut [u8]) -> Result<()> {
+    let internal = || Error::Internal {
+        detail: "verify result did not serialize",
+    };
+    let mut meta = [0f64; META_LEN];
+    let c = &v.claims;
+    out.clear();
+    let bit = |present: bool, b: u32| if present { b } else { 0 };
+    let mask = bit(c.iss.is_some(), HAS_ISS)
+        | bit(c.sub.is_some(), HAS_SUB)
+        | match c.aud {
+            AudienceRef::None => 0,
+            AudienceRef::One(_) => HAS_AUD_ONE,
+            AudienceRef::Many(_) => HAS_AUD_MANY,
+        }
+        | bit(c.exp.is_some(), HAS_EXP)
+        | bit(c.nbf.is_some(), HAS_NBF)
+        | bit(c.iat.is_some(), HAS_IAT)
+        | bit(c.jti.is_some(), HAS_JTI)
+        | bit(c.scope.is_some(), HAS_SCOPE)
+        | bit(c.role.is_some(), HAS_ROLE)
+        | bit(!c.extra.is_empty(), HAS_EXTRA);
+    meta[0] = f64::from(mask);
+    // i64 -> f64 rounds to nearest, as JSON.parse of the decimal text does.
+    #[allow(clippy::cast_precision_loss)]
+    let date = |t: Option<i64>| t.map_or(0.0, |t| t as f64);
+    meta[1] = date(c.exp);
+    meta[2] = date(c.nbf);
+    meta[3] = date(c.iat);
+    let mut end = 0usize;
+    let mut ends = [0usize; META_LEN - 4];
+    end += push_field(out, v.kid);
+    ends[0] = end;
+    end += push_field(out, v.alg.as_str());
+    ends[1] = end;
+    end += push_field(out, c.iss.as_deref().unwrap_or(""));
+    ends[2] = end;
+    end += push_field(out, c.sub.as_deref().unwrap_or(""));
+    ends[3] = end;
+    end += match &c.aud {
+        AudienceRef::None => 0,
+        AudienceRef::One(a) => push_field(out, a),
+        AudienceRef::Many(list) => {
+            let json = serde_json::to_string(list).map_err(|_| internal())?;
+            push_field(out, &json)
+        }
+    };
+    ends[4] = end;
+    end += push_field(out, c.jti.as_deref().unwrap_or(""));
+    ends[5] = end;
+    end += push_field(out, c.scope.as_deref().unwrap_or(""));
+    ends[6] = end;
+    end += push_field(out, c.role.as_deref().unwrap_or(""));
+    ends[7] = end;
+    if !c.extra.is_empty() {
+        // The owned path's normalization: each value parsed into a JSON value and written
+        // back, names sorted.
+        let extra = ClaimsRef {
+            extra: c.extra.clone(),
+            ..ClaimsRef::default()
+        }
+        .into_owned()?;
+        end += push_field(out, &extra.to_json()?);
+    }
+    ends[8] = end;
+    for (m, e) in meta[4..].iter_mut().zip(ends) {
+        // Offsets into a string of at most a few megabytes: exact in an f64.
+        #[allow(clippy::cast_precision_loss)]
+        let e = e as f64;
+        *m = e;
+    }
+    // Native byte order: JS reads these bytes through a Float64Array.
+    for (chunk, m) in meta_out.chunks_exact_mut(8).zip(meta) {
+        chunk.copy_from_slice(&m.to_ne_bytes());
+    }
+    Ok(())
 }
 
 /// `keyset.exchange({...})` arguments.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ExchangeArgs {
     key_id: String,
-    #[serde(default)]
     owner: Option<String>,
-    #[serde(default)]
     scopes: Vec<String>,
-    #[serde(default)]
     role: Option<String>,
     now: f64,
-    #[serde(default)]
     ttl: Option<u64>,
-    #[serde(default)]
     issuer: Option<String>,
-    #[serde(default)]
     audience: Option<String>,
-    #[serde(default)]
     jti: Option<String>,
+}
+
+impl ExchangeArgs {
+    fn parse(json: &str) -> Option<ExchangeArgs> {
+        let mut f = Fields::parse(
+            json,
+            &[
+                "keyId", "owner", "scopes", "role", "now", "ttl", "issuer", "audience", "jti",
+            ],
+        )?;
+        Some(ExchangeArgs {
+            key_id: f.req_str("keyId")?,
+            owner: f.opt_str("owner")?,
+            scopes: f.str_list("scopes")?,
+            role: f.opt_str("role")?,
+            now: f.req_f64("now")?,
+            ttl: f.opt_u64("ttl")?,
+            issuer: f.opt_str("issuer")?,
+            audience: f.opt_str("audience")?,
+            jti: f.opt_str("jti")?,
+        })
+    }
 }
 
 /// Issues an exchange token: returns `{"token":..,"claims":{..}}`.
 pub fn exchange_to_json(keyset: &Keyset, json: &str) -> Result<String> {
-    let a: ExchangeArgs = serde_json::from_str(json).map_err(|_| {
+    let a = ExchangeArgs::parse(json).ok_or_else(|| {
         bad_options(
             "exchange options",
             "{keyId: string, now: number, owner?, scopes?: string[], role?, ttl?: integer, issuer?, audience?, jti?}",
@@ -189,28 +422,45 @@ pub fn exchange_to_json(keyset: &Keyset, json: &str) -> Result<String> {
 }
 
 /// `new KeyPolicy({...})` options.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PolicyOptions {
-    #[serde(default)]
     enabled: Option<bool>,
-    #[serde(default)]
     revoked: Option<bool>,
-    #[serde(default)]
     expires_at: Option<f64>,
-    #[serde(default)]
     role: Option<String>,
-    #[serde(default)]
     scopes: Vec<String>,
-    #[serde(default)]
     read_only: Option<bool>,
-    #[serde(default)]
     allowed_ips: Vec<String>,
+}
+
+impl PolicyOptions {
+    fn parse(json: &str) -> Option<PolicyOptions> {
+        let mut f = Fields::parse(
+            json,
+            &[
+                "enabled",
+                "revoked",
+                "expiresAt",
+                "role",
+                "scopes",
+                "readOnly",
+                "allowedIps",
+            ],
+        )?;
+        Some(PolicyOptions {
+            enabled: f.opt_bool("enabled")?,
+            revoked: f.opt_bool("revoked")?,
+            expires_at: f.opt_f64("expiresAt")?,
+            role: f.opt_str("role")?,
+            scopes: f.str_list("scopes")?,
+            read_only: f.opt_bool("readOnly")?,
+            allowed_ips: f.str_list("allowedIps")?,
+        })
+    }
 }
 
 /// Builds a [`KeyPolicy`]; bad scopes and CIDRs fail with the core's errors.
 pub fn policy_from_json(json: &str) -> Result<KeyPolicy> {
-    let o: PolicyOptions = serde_json::from_str(json).map_err(|_| {
+    let o = PolicyOptions::parse(json).ok_or_else(|| {
         bad_options(
             "policy",
             "{enabled?: boolean, revoked?: boolean, expiresAt?: number, role?: string, scopes?: string[], readOnly?: boolean, allowedIps?: string[]}",
@@ -245,23 +495,39 @@ pub fn policy_from_json(json: &str) -> Result<KeyPolicy> {
 }
 
 /// `policy.check({...})` context.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ContextOptions {
     now: f64,
-    #[serde(default)]
     client_ip: Option<String>,
-    #[serde(default)]
     method: Option<String>,
-    #[serde(default)]
     required_scopes: Vec<String>,
-    #[serde(default)]
     allowed_roles: Vec<String>,
+}
+
+impl ContextOptions {
+    fn parse(json: &str) -> Option<ContextOptions> {
+        let mut f = Fields::parse(
+            json,
+            &[
+                "now",
+                "clientIp",
+                "method",
+                "requiredScopes",
+                "allowedRoles",
+            ],
+        )?;
+        Some(ContextOptions {
+            now: f.req_f64("now")?,
+            client_ip: f.opt_str("clientIp")?,
+            method: f.opt_str("method")?,
+            required_scopes: f.str_list("requiredScopes")?,
+            allowed_roles: f.str_list("allowedRoles")?,
+        })
+    }
 }
 
 /// Checks `policy` against a request context given as JSON.
 pub fn check_policy_json(policy: &KeyPolicy, json: &str) -> Result<()> {
-    let c: ContextOptions = serde_json::from_str(json).map_err(|_| {
+    let c = ContextOptions::parse(json).ok_or_else(|| {
         bad_options(
             "policy context",
             "{now: number, clientIp?: string, method?: string, requiredScopes?: string[], allowedRoles?: string[]}",

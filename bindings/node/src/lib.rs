@@ -26,6 +26,12 @@ pub fn version() -> &'static str {
     keyseal::VERSION
 }
 
+/// Where the token starts in the buffer of `Keyset.verify` (the numbers come first).
+#[napi(catch_unwind)]
+pub fn io_token_offset() -> u32 {
+    common::IO_TOKEN as u32
+}
+
 /// `[code0, family0, code1, family1, ...]`.
 #[napi(catch_unwind)]
 pub fn error_table() -> Vec<String> {
@@ -244,22 +250,34 @@ impl Validation {
     }
 }
 
-/// A keyset.
+/// A `Uint8Array` read and written in place. An alias because napi-derive reads a literal
+/// `&mut [u8]` argument as a class reference.
+type IoBuffer<'a> = &'a mut [u8];
+
+/// A keyset, with the buffers its verify reuses (the decoded payload and the result).
 #[napi]
-pub struct Keyset(keyseal::Keyset);
+pub struct Keyset {
+    keyset: keyseal::Keyset,
+    payload: Vec<u8>,
+    parts: String,
+}
 
 #[napi]
 impl Keyset {
     /// A keyset signing with `signing`.
     #[napi(constructor, catch_unwind)]
     pub fn new(signing: &TokenKey) -> Self {
-        Keyset(keyseal::Keyset::new(signing.0.clone()))
+        Keyset {
+            keyset: keyseal::Keyset::new(signing.0.clone()),
+            payload: Vec::new(),
+            parts: String::new(),
+        }
     }
     /// Adds a verify-only key.
     #[napi(catch_unwind)]
     pub fn add_verify_only(&mut self, key: &TokenKey) -> Result<()> {
-        self.0 = self
-            .0
+        self.keyset = self
+            .keyset
             .clone()
             .with_verify_only(key.0.clone())
             .map_err(to_js)?;
@@ -269,8 +287,8 @@ impl Keyset {
     #[napi(catch_unwind)]
     pub fn rotate(&mut self, next: &TokenKey, grace_until: f64) -> Result<()> {
         let until = common::time_from_f64("graceUntil", grace_until).map_err(to_js)?;
-        self.0 = self
-            .0
+        self.keyset = self
+            .keyset
             .clone()
             .rotate(next.0.clone(), until)
             .map_err(to_js)?;
@@ -280,19 +298,34 @@ impl Keyset {
     #[napi(catch_unwind)]
     pub fn issue(&self, claims_json: String) -> Result<String> {
         let claims = common::claims_from_json(&claims_json).map_err(to_js)?;
-        self.0.issue(&claims).map_err(to_js)
+        self.keyset.issue(&claims).map_err(to_js)
     }
-    /// Verifies; returns `{"kid","alg","claims"}` JSON.
+    /// Verifies the token whose UTF-8 bytes are `io[IO_TOKEN..IO_TOKEN + len]` (the npm
+    /// wrapper writes them with `TextEncoder.encodeInto`, so no string is converted here);
+    /// returns the string of [`common::write_verified`] and writes its numbers into
+    /// `io[..IO_TOKEN]`. The payload is decoded into a buffer the keyset keeps, and the
+    /// claims are read in place.
     #[napi(catch_unwind)]
-    pub fn verify(&self, token: String, now: f64, validation: &Validation) -> Result<String> {
+    pub fn verify(
+        &mut self,
+        io: IoBuffer<'_>,
+        len: u32,
+        now: f64,
+        validation: &Validation,
+    ) -> Result<&str> {
         let now = common::time_from_f64("now", now).map_err(to_js)?;
-        let v = self.0.verify(&token, &validation.0, now).map_err(to_js)?;
-        common::verified_to_json(&v).map_err(to_js)
+        let (meta, token) = common::split_io(io, len).map_err(to_js)?;
+        let v = self
+            .keyset
+            .verify_borrowed(token, &validation.0, now, &mut self.payload)
+            .map_err(to_js)?;
+        common::write_verified(&v, &mut self.parts, meta).map_err(to_js)?;
+        Ok(&self.parts)
     }
     /// Issues an exchange token; returns `{"token","claims"}` JSON.
     #[napi(catch_unwind)]
     pub fn exchange(&self, args_json: String) -> Result<String> {
-        common::exchange_to_json(&self.0, &args_json).map_err(to_js)
+        common::exchange_to_json(&self.keyset, &args_json).map_err(to_js)
     }
 }
 

@@ -35,10 +35,57 @@ pub fn version() -> String {
     keyseal::VERSION.to_owned()
 }
 
-/// `[code0, family0, code1, family1, ...]`, as a JS array (through serde-wasm-bindgen).
+thread_local! {
+    /// The verify buffer shared with JS (see `common::split_io`); wasm32 has one thread.
+    static IO: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Index of the first 8-byte aligned byte of `io` (JS reads the numbers through a
+/// `Float64Array`, which must be aligned).
+fn aligned_start(io: &[u8]) -> usize {
+    let addr = io.as_ptr() as usize;
+    (8 - addr % 8) % 8
+}
+
+/// Makes the verify buffer at least `size` bytes (and gives back room beyond 4 times
+/// that); returns its address in the module's memory (8-byte aligned). The address
+/// changes only when the buffer is replaced.
+#[wasm_bindgen(js_name = ioReserve)]
+pub fn io_reserve(size: u32) -> R<u32> {
+    IO.with(|io| {
+        let mut io = io.try_borrow_mut().map_err(|_| {
+            to_js(keyseal::Error::Internal {
+                detail: "verify buffer in use",
+            })
+        })?;
+        let want = size as usize + 8;
+        if io.len() < want || io.len() / 4 > want {
+            *io = vec![0; want];
+        }
+        let start = aligned_start(&io);
+        Ok((io.as_ptr() as usize + start) as u32)
+    })
+}
+
+/// Where the token starts in the verify buffer (the numbers come first).
+#[wasm_bindgen(js_name = ioTokenOffset)]
+pub fn io_token_offset() -> u32 {
+    common::IO_TOKEN as u32
+}
+
+/// The module's memory, for the wrapper's views of the verify buffer.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+/// `[code0, family0, code1, family1, ...]`, as a JS array.
 #[wasm_bindgen(js_name = errorTable)]
-pub fn error_table() -> R<JsValue> {
-    serde_wasm_bindgen::to_value(&common::error_table()).map_err(JsValue::from)
+pub fn error_table() -> js_sys::Array {
+    common::error_table()
+        .iter()
+        .map(|s| JsValue::from_str(s))
+        .collect()
 }
 
 /// A parsed or generated key; the secret is only reachable through the `expose*` methods.
@@ -232,22 +279,30 @@ impl Validation {
     }
 }
 
-/// A keyset.
+/// A keyset, with the buffers its verify reuses (the decoded payload and the result).
 #[wasm_bindgen]
-pub struct Keyset(keyseal::Keyset);
+pub struct Keyset {
+    keyset: keyseal::Keyset,
+    payload: Vec<u8>,
+    parts: String,
+}
 
 #[wasm_bindgen]
 impl Keyset {
     /// A keyset signing with `signing`.
     #[wasm_bindgen(constructor)]
     pub fn new(signing: &TokenKey) -> Keyset {
-        Keyset(keyseal::Keyset::new(signing.0.clone()))
+        Keyset {
+            keyset: keyseal::Keyset::new(signing.0.clone()),
+            payload: Vec::new(),
+            parts: String::new(),
+        }
     }
     /// Adds a verify-only key.
     #[wasm_bindgen(js_name = addVerifyOnly)]
     pub fn add_verify_only(&mut self, key: &TokenKey) -> R<()> {
-        self.0 = self
-            .0
+        self.keyset = self
+            .keyset
             .clone()
             .with_verify_only(key.0.clone())
             .map_err(to_js)?;
@@ -256,8 +311,8 @@ impl Keyset {
     /// Rotates to `next`; the old signing key verifies until `grace_until`.
     pub fn rotate(&mut self, next: &TokenKey, grace_until: f64) -> R<()> {
         let until = common::time_from_f64("graceUntil", grace_until).map_err(to_js)?;
-        self.0 = self
-            .0
+        self.keyset = self
+            .keyset
             .clone()
             .rotate(next.0.clone(), until)
             .map_err(to_js)?;
@@ -266,17 +321,34 @@ impl Keyset {
     /// Signs claims given as JSON.
     pub fn issue(&self, claims_json: &str) -> R<String> {
         let claims = common::claims_from_json(claims_json).map_err(to_js)?;
-        self.0.issue(&claims).map_err(to_js)
+        self.keyset.issue(&claims).map_err(to_js)
     }
-    /// Verifies; returns `{"kid","alg","claims"}` JSON.
-    pub fn verify(&self, token: &str, now: f64, validation: &Validation) -> R<String> {
+    /// Verifies the token whose UTF-8 bytes the npm wrapper wrote into the verify buffer
+    /// (`ioReserve`) with `TextEncoder.encodeInto`, so no string is passed in; returns the
+    /// string of `common::write_verified` and writes its numbers into the buffer. The
+    /// payload is decoded into a buffer the keyset keeps, and the claims are read in place.
+    pub fn verify(&mut self, len: u32, now: f64, validation: &Validation) -> R<String> {
         let now = common::time_from_f64("now", now).map_err(to_js)?;
-        let v = self.0.verify(token, &validation.0, now).map_err(to_js)?;
-        common::verified_to_json(&v).map_err(to_js)
+        IO.with(|io| {
+            let mut io = io.try_borrow_mut().map_err(|_| {
+                to_js(keyseal::Error::Internal {
+                    detail: "verify buffer in use",
+                })
+            })?;
+            let start = aligned_start(&io);
+            let io = io.get_mut(start..).unwrap_or_default();
+            let (meta, token) = common::split_io(io, len).map_err(to_js)?;
+            let v = self
+                .keyset
+                .verify_borrowed(token, &validation.0, now, &mut self.payload)
+                .map_err(to_js)?;
+            common::write_verified(&v, &mut self.parts, meta).map_err(to_js)?;
+            Ok(self.parts.clone())
+        })
     }
     /// Issues an exchange token; returns `{"token","claims"}` JSON.
     pub fn exchange(&self, args_json: &str) -> R<String> {
-        common::exchange_to_json(&self.0, args_json).map_err(to_js)
+        common::exchange_to_json(&self.keyset, args_json).map_err(to_js)
     }
 }
 

@@ -48,6 +48,44 @@ function nowSeconds() {
   return Math.floor(Date.now() / 1000);
 }
 
+/** Defines `name` as an own data property, even `__proto__` (which `o[name] = v` is not). */
+function defineOwn(o, name, value) {
+  Object.defineProperty(o, name, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/** Length of the numbers array a backend's `Keyset.verify` fills (`META_LEN`). */
+const META_LEN = 13;
+
+/**
+ * `{kid, alg, claims}` from what a backend's `Keyset.verify` returns (`write_verified` in
+ * bindings/node/src/common.rs): `s` is kid, alg, iss, sub, aud, jti, scope, role and the
+ * extra claims (JSON) concatenated; `m` is [presence mask, exp, nbf, iat, end offset of
+ * each part of `s`]. Properties are created in the order `JSON.parse` of the claims JSON
+ * would create them, so the result is the same object, key order included.
+ */
+function fromParts(s, m) {
+  const f = m[0];
+  const c = {};
+  if (f & 1) c.iss = s.slice(m[5], m[6]);
+  if (f & 2) c.sub = s.slice(m[6], m[7]);
+  if (f & 4) c.aud = s.slice(m[7], m[8]);
+  else if (f & 8) c.aud = JSON.parse(s.slice(m[7], m[8]));
+  if (f & 16) c.exp = m[1];
+  if (f & 32) c.nbf = m[2];
+  if (f & 64) c.iat = m[3];
+  if (f & 128) c.jti = s.slice(m[8], m[9]);
+  if (f & 256) c.scope = s.slice(m[9], m[10]);
+  if (f & 512) c.role = s.slice(m[10], m[11]);
+  if (f & 1024) {
+    const extra = JSON.parse(s.slice(m[11], m[12]));
+    for (const name of Object.keys(extra)) {
+      if (name === "__proto__") defineOwn(c, name, extra[name]);
+      else c[name] = extra[name];
+    }
+  }
+  return { kid: s.slice(0, m[4]), alg: s.slice(m[4], m[5]), claims: c };
+}
+
 function createApi(native, backend) {
   const FAMILY_OF = new Map();
   const codes = [];
@@ -285,8 +323,54 @@ function createApi(native, backend) {
     return TokenKey[INTERNAL](k);
   };
 
+  // The verify buffer shared with the backend (`split_io` in bindings/node/src/common.rs):
+  // META_LEN f64s the backend fills, then the token's UTF-8 written by encodeInto, so no
+  // JS string is converted on the native side. One buffer serves every keyset: calls are
+  // synchronous. napi: a plain Uint8Array passed along with each call. wasm: a buffer in
+  // the module's memory, whose views are remade when the memory grows (growth detaches
+  // them: their length becomes 0).
+  const IO_TOKEN = native.ioTokenOffset();
+  const IO_KEEP = 65536;
+  let ioBytes;
+  let ioMeta;
+  let ioToken;
+  function ioReserve(tokenBytes) {
+    const size = IO_TOKEN + Math.max(tokenBytes, 2048);
+    if (backend === "wasm") {
+      const ptr = native.ioReserve(size);
+      ioBytes = new Uint8Array(native.wasmMemory().buffer, ptr, size);
+    } else {
+      ioBytes = new Uint8Array(size);
+    }
+    ioMeta = new Float64Array(ioBytes.buffer, ioBytes.byteOffset, META_LEN);
+    ioToken = ioBytes.subarray(IO_TOKEN);
+  }
+  ioReserve(0);
+  /** Writes `token` as UTF-8 after the numbers; returns its length in bytes. */
+  function ioWrite(token) {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    if (token.length * 3 > ioToken.length) ioReserve(token.length * 3);
+    else if (ioToken.length === 0) ioReserve(ioToken.length); // detached by memory growth
+    return encoder.encodeInto(token, ioToken).written;
+  }
+  /** Gives back the room a long token took (it is refused unless maxTokenLen allows it). */
+  function ioRelease() {
+    if (ioToken.length > IO_KEEP) ioReserve(0);
+  }
+  /** The numbers of the last verify, through a live view. */
+  function ioNumbers() {
+    if (ioMeta.length === 0) ioReserve(ioToken.length);
+    return ioMeta;
+  }
   const VERIFY_OPTIONS = ["now", "leeway", "audience", "issuer", "required", "maxTokenLen"];
-  let defaultValidation;
+  const VERIFIER_OPTIONS = VERIFY_OPTIONS.slice(1);
+  let defaultCompiled;
+  const defaultValidation = () => {
+    if (defaultCompiled === undefined) {
+      try { defaultCompiled = new native.Validation("{}"); } catch (e) { throw convert(e); }
+    }
+    return defaultCompiled;
+  };
   const byText = new Map();
   const byObject = new WeakMap();
 
@@ -352,24 +436,37 @@ function createApi(native, backend) {
      */
     verify(token, options) {
       if (typeof token !== "string") str("token", token);
-      let v;
-      let now;
-      if (options === undefined) {
-        v = defaultValidation ??= (() => {
-          try { return new native.Validation("{}"); } catch (e) { throw convert(e); }
-        })();
-      } else {
-        obj("verify options", options);
-        v = validationFor(options);
-        now = options.now;
-        if (now !== undefined && typeof now !== "number") time("now", now);
-      }
+      if (options === undefined) return this.#verify(token, defaultValidation(), undefined);
+      obj("verify options", options);
+      return this.#verify(token, validationFor(options), options.now);
+    }
+    /**
+     * A verifier bound to this keyset, with `options` (all verify options but `now`)
+     * compiled once: `verifier.verify(token, now?)` skips reading options on each call.
+     * It follows later rotations of this keyset.
+     */
+    verifier(options) {
+      const o = obj("verifier options", options);
+      only("verifier", o, VERIFIER_OPTIONS);
+      return new TokenVerifier(INTERNAL, this, validationFor(o));
+    }
+    /** The verify both entry points share: `v` is compiled, `token` a string. */
+    #verify(token, v, now) {
+      if (now === undefined) now = nowSeconds();
+      else if (typeof now !== "number") time("now", now);
       let out;
       try {
-        out = this.#s.verify(token, now === undefined ? nowSeconds() : now, v);
-      } catch (e) { throw convert(e); }
-      return JSON.parse(out);
+        const len = ioWrite(token);
+        out = backend === "wasm" ? this.#s.verify(len, now, v) : this.#s.verify(ioBytes, len, now, v);
+      } catch (e) {
+        ioRelease();
+        throw convert(e);
+      }
+      const result = fromParts(out, ioNumbers());
+      ioRelease();
+      return result;
     }
+    static [INTERNAL](keyset, token, v, now) { return keyset.#verify(token, v, now); }
     /** Issues the short-lived token an API key is exchanged for: `{token, claims}`. */
     exchange(options) {
       const o = obj("exchange options", options);
@@ -381,6 +478,23 @@ function createApi(native, backend) {
       return JSON.parse(out);
     }
     [INSPECT]() { return `Keyset { kids: [${this.#kids.map((k) => `'${k}'`).join(", ")}] }`; }
+  }
+
+  /** `keyset.verifier(options)`: verify options compiled once, `now` per call. */
+  class TokenVerifier {
+    #keyset;
+    #v;
+    constructor(token, keyset, v) {
+      if (token !== INTERNAL) throw new TypeError("TokenVerifier is created by Keyset.verifier()");
+      this.#keyset = keyset;
+      this.#v = v;
+    }
+    /** Like `keyset.verify(token, {...options, now})`; `now` defaults to the clock. */
+    verify(token, now) {
+      if (typeof token !== "string") str("token", token);
+      return Keyset[INTERNAL](this.#keyset, token, this.#v, now);
+    }
+    [INSPECT]() { return "TokenVerifier {}"; }
   }
 
   const POLICY_OPTIONS = ["enabled", "revoked", "expiresAt", "role", "scopes", "readOnly", "allowedIps"];
