@@ -1,5 +1,8 @@
 -- wrk script: POST /v1/verify with a key drawn from KEYS_FILE (one key per line).
 -- Bodies are built once per thread in init, so wrk measures the server, not Lua.
+-- LOAD_MODE: verify (random key), exchange (random key, POST /v1/token), or warm
+-- (verify every key in file order, then again: one pass loads the whole set, where
+-- random draws leave e^-k of it unseen after k passes' worth of requests).
 local bodies = {}
 local n = 0
 local path = os.getenv("KEYS_FILE")
@@ -8,7 +11,7 @@ local mode = os.getenv("LOAD_MODE") or "verify"
 function init(args)
   for line in io.lines(path) do
     n = n + 1
-    if mode == "verify" then
+    if mode ~= "exchange" then
       bodies[n] = '{"key":"' .. line .. '","required_scopes":["load:read"]}'
     else
       bodies[n] = line
@@ -19,9 +22,17 @@ end
 
 local verify_headers = { ["Content-Type"] = "application/json" }
 
+local next_key = 0
+
 function request()
-  local b = bodies[math.random(n)]
-  if mode == "verify" then
+  local b
+  if mode == "warm" then
+    next_key = next_key % n + 1
+    b = bodies[next_key]
+  else
+    b = bodies[math.random(n)]
+  end
+  if mode ~= "exchange" then
     return wrk.format("POST", "/v1/verify", verify_headers, b)
   end
   return wrk.format("POST", "/v1/token", { ["x-api-key"] = b }, nil)

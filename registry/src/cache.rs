@@ -1,25 +1,73 @@
 //! The verify path's in-process caches: records by public id (bounded, CLOCK eviction)
 //! and a negative cache of ids the database does not know.
+//!
+//! A cached record is kept compact (about 300 bytes a key with the map, against about
+//! 1.2 KB for a `KeyRecord` plus a prepared `KeyPolicy`): its text in one allocation,
+//! its numbers inline, and the map keyed by a keyed 64-bit hash of the id instead of a
+//! copy of it. The `KeyRecord` and `KeyPolicy` a verification returns are rebuilt from it
+//! after the digest matched (a few small allocations, well under a microsecond).
 
-use std::collections::hash_map::DefaultHasher;
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use keyseal::KeyPolicy;
+use keyseal::Error;
+use serde_json::Map;
 
-use crate::types::KeyRecord;
+use crate::types::{Actor, KeyRecord};
 
 const SHARDS: usize = 16;
 
-/// A cached record with what verification needs, prepared once at load.
+/// "None" for the optional times kept inline (unix seconds never reach it).
+const NONE: i64 = i64::MIN;
+
+fn opt(v: i64) -> Option<i64> {
+    (v != NONE).then_some(v)
+}
+
+/// The text fields of a cached record, in the order of [`Entry::text`].
+#[derive(Clone, Copy)]
+enum F {
+    Id,
+    Account,
+    Name,
+    Description,
+    Owner,
+    Role,
+    /// Joined by spaces (a scope has none).
+    Scopes,
+    /// Joined by spaces (a CIDR has none).
+    AllowedIps,
+    /// Compact JSON; empty for `{}`.
+    Metadata,
+    CreatedBy,
+    ModifiedBy,
+    Digest,
+    PrevDigest,
+}
+const FIELDS: usize = 13;
+
+const ENABLED: u8 = 1;
+const READ_ONLY: u8 = 2;
+const HAS_OWNER: u8 = 4;
+const HAS_ROLE: u8 = 8;
+
+/// A cached record with what verification needs.
 pub(crate) struct Entry {
-    pub(crate) record: Arc<KeyRecord>,
-    pub(crate) policy: KeyPolicy,
-    pub(crate) digest: String,
-    /// The previous digest and the unix second it stops verifying (after a roll).
-    pub(crate) prev: Option<(String, i64)>,
+    /// Every text field back to back; `ends[i]` is where field `i` ends.
+    text: Box<str>,
+    ends: [u32; FIELDS],
+    flags: u8,
+    created_at: i64,
+    modified_at: i64,
+    version: u64,
+    expires_at: i64,
+    deleted_at: i64,
+    last_used_at: i64,
+    /// When the previous digest stops verifying (after a roll); [`NONE`] without one.
+    prev_until: i64,
     /// When the entry was loaded (registry clock), for the staleness bound.
     pub(crate) loaded_at: i64,
     /// The last `last_used_at` written or queued for this key.
@@ -28,38 +76,184 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// Packs `record` (as loaded) with its digest and previous digest.
     pub(crate) fn new(
-        record: KeyRecord,
-        policy: KeyPolicy,
-        digest: String,
-        prev: Option<(String, i64)>,
+        record: &KeyRecord,
+        digest: &str,
+        prev: Option<(&str, i64)>,
         loaded_at: i64,
-    ) -> Entry {
-        let last_used = record.last_used_at.unwrap_or(i64::MIN);
-        Entry {
-            record: Arc::new(record),
-            policy,
+    ) -> Result<Entry, Error> {
+        let metadata = if record.metadata.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&record.metadata).map_err(|_| Error::Internal {
+                detail: "a key's metadata does not serialize",
+            })?
+        };
+        let parts: [&str; FIELDS] = [
+            &record.id,
+            &record.account,
+            &record.name,
+            &record.description,
+            record.owner.as_deref().unwrap_or(""),
+            record.role.as_deref().unwrap_or(""),
+            &record.scopes.join(" "),
+            &record.allowed_ips.join(" "),
+            &metadata,
+            &record.created_by.to_stored(),
+            &record.modified_by.to_stored(),
             digest,
-            prev,
-            loaded_at,
-            last_used: AtomicI64::new(last_used),
-            referenced: AtomicBool::new(false),
+            prev.map_or("", |p| p.0),
+        ];
+        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut ends = [0u32; FIELDS];
+        for (end, part) in ends.iter_mut().zip(parts) {
+            text.push_str(part);
+            *end = u32::try_from(text.len()).map_err(|_| Error::Internal {
+                detail: "a key record is too large to cache",
+            })?;
         }
+        let mut flags = 0;
+        for (on, bit) in [
+            (record.enabled, ENABLED),
+            (record.read_only, READ_ONLY),
+            (record.owner.is_some(), HAS_OWNER),
+            (record.role.is_some(), HAS_ROLE),
+        ] {
+            if on {
+                flags |= bit;
+            }
+        }
+        Ok(Entry {
+            text: text.into_boxed_str(),
+            ends,
+            flags,
+            created_at: record.created_at,
+            modified_at: record.modified_at,
+            version: record.version,
+            expires_at: record.expires_at.unwrap_or(NONE),
+            deleted_at: record.deleted_at.unwrap_or(NONE),
+            last_used_at: record.last_used_at.unwrap_or(NONE),
+            prev_until: prev.map_or(NONE, |p| p.1),
+            loaded_at,
+            last_used: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
+            referenced: AtomicBool::new(false),
+        })
+    }
+
+    fn field(&self, f: F) -> &str {
+        let i = f as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize).unwrap_or("")
+    }
+
+    fn list(&self, f: F) -> Vec<String> {
+        let s = self.field(f);
+        if s.is_empty() {
+            Vec::new()
+        } else {
+            s.split(' ').map(str::to_owned).collect()
+        }
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        self.field(F::Id)
+    }
+
+    /// The stored digest of the current secret.
+    pub(crate) fn digest(&self) -> &str {
+        self.field(F::Digest)
+    }
+
+    /// The previous digest and the unix second it stops verifying (after a roll).
+    pub(crate) fn prev(&self) -> Option<(&str, i64)> {
+        opt(self.prev_until).map(|until| (self.field(F::PrevDigest), until))
+    }
+
+    /// The record as loaded (`last_used_at` as of loading).
+    pub(crate) fn record(&self, prefix: &str) -> Result<KeyRecord, Error> {
+        let text = |f| self.field(f).to_owned();
+        let flag = |bit| self.flags & bit != 0;
+        let metadata = match self.field(F::Metadata) {
+            "" => Map::new(),
+            m => serde_json::from_str(m).map_err(|_| Error::Internal {
+                detail: "a cached key's metadata does not parse",
+            })?,
+        };
+        Ok(KeyRecord {
+            id: text(F::Id),
+            prefix: prefix.to_owned(),
+            account: text(F::Account),
+            name: text(F::Name),
+            description: text(F::Description),
+            owner: flag(HAS_OWNER).then(|| text(F::Owner)),
+            role: flag(HAS_ROLE).then(|| text(F::Role)),
+            scopes: self.list(F::Scopes),
+            read_only: flag(READ_ONLY),
+            allowed_ips: self.list(F::AllowedIps),
+            enabled: flag(ENABLED),
+            expires_at: opt(self.expires_at),
+            metadata,
+            created_at: self.created_at,
+            created_by: Actor::from_stored(self.field(F::CreatedBy)),
+            modified_at: self.modified_at,
+            modified_by: Actor::from_stored(self.field(F::ModifiedBy)),
+            version: self.version,
+            deleted_at: opt(self.deleted_at),
+            last_used_at: opt(self.last_used_at),
+            previous_secret_expires_at: opt(self.prev_until),
+        })
+    }
+
+    /// Heap bytes of this entry: the struct behind its `Arc` and its text.
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Entry>() + 2 * std::mem::size_of::<usize>() + self.text.len()
     }
 }
 
-struct Shard {
-    map: HashMap<String, Arc<Entry>>,
-    ring: VecDeque<String>,
+/// A `Hasher` for keys that are already hashes (the map's keys are keyed SipHash values).
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
-/// Records by public id, bounded to `capacity` entries in total.
+type ByHash = HashMap<u64, Arc<Entry>, BuildHasherDefault<Prehashed>>;
+
+struct Shard {
+    map: ByHash,
+    /// The CLOCK ring, by id hash.
+    ring: VecDeque<u64>,
+}
+
+/// Records by public id, bounded to `capacity` entries in total (give or take one per
+/// concurrent insert).
 ///
 /// Lookups take a shard's read lock only. Eviction is CLOCK (second chance): an entry
-/// used since the hand last passed survives one more round, so hot keys stay.
+/// used since the hand last passed survives one more round, so hot keys stay. The bound
+/// is on the total, not per shard: ids never spread evenly over the shards, and a
+/// per-shard bound left about 0.5% of a cache sized for the whole key set evicting
+/// (and reloading) keys while the other shards had room. An insert into a full cache
+/// evicts from its own shard. Keys are
+/// 64-bit SipHash values of the id under a random per-process key; a lookup compares the
+/// entry's id too, so two ids with one hash only cost each other cache misses.
 pub(crate) struct RecordCache {
     shards: Vec<RwLock<Shard>>,
-    per_shard: usize,
+    capacity: usize,
+    /// Entries in all shards (changed under the shard's write lock).
+    len: AtomicUsize,
+    keys: RandomState,
     /// Bumped by every invalidation: a load that started before an invalidation must not
     /// insert what it read (it may be the old row).
     generation: AtomicU64,
@@ -73,19 +267,27 @@ fn shard_of(id: &str) -> usize {
 
 impl RecordCache {
     pub(crate) fn new(capacity: usize) -> RecordCache {
-        let per_shard = capacity.div_ceil(SHARDS);
         RecordCache {
             shards: (0..SHARDS)
                 .map(|_| {
                     RwLock::new(Shard {
-                        map: HashMap::new(),
+                        map: ByHash::default(),
                         ring: VecDeque::new(),
                     })
                 })
                 .collect(),
-            per_shard,
+            capacity,
+            len: AtomicUsize::new(0),
+            keys: RandomState::new(),
             generation: AtomicU64::new(0),
         }
+    }
+
+    /// The id's map key and its shard. The shard comes from middle bits: the map's
+    /// table uses the low bits (bucket) and the top seven (tag).
+    fn locate(&self, id: &str) -> (u64, &RwLock<Shard>) {
+        let h = self.keys.hash_one(id);
+        (h, &self.shards[((h >> 32) as usize) % SHARDS])
     }
 
     pub(crate) fn generation(&self) -> u64 {
@@ -93,18 +295,20 @@ impl RecordCache {
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<Arc<Entry>> {
-        let shard = self.shards[shard_of(id)].read().ok()?;
-        let e = shard.map.get(id)?;
+        let (h, shard) = self.locate(id);
+        let shard = shard.read().ok()?;
+        let e = shard.map.get(&h).filter(|e| e.id() == id)?;
         e.referenced.store(true, Ordering::Relaxed);
         Some(Arc::clone(e))
     }
 
     /// Inserts `entry` unless an invalidation happened since `generation` was read.
-    pub(crate) fn insert(&self, id: &str, entry: Arc<Entry>, generation: u64) {
-        if self.per_shard == 0 {
+    pub(crate) fn insert(&self, entry: Arc<Entry>, generation: u64) {
+        if self.capacity == 0 {
             return;
         }
-        let Ok(mut shard) = self.shards[shard_of(id)].write() else {
+        let (h, shard) = self.locate(entry.id());
+        let Ok(mut shard) = shard.write() else {
             return;
         };
         // Checked under the shard lock; invalidate bumps the counter after taking the
@@ -112,13 +316,15 @@ impl RecordCache {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if shard.map.contains_key(id) {
-            shard.map.insert(id.to_owned(), entry);
+        if let Some(slot) = shard.map.get_mut(&h) {
+            // The same id reloaded, or (rarely) another id with the same hash.
+            *slot = entry;
             return;
         }
-        while shard.map.len() >= self.per_shard {
+        while self.len.load(Ordering::Relaxed) >= self.capacity {
             let Some(victim) = shard.ring.pop_front() else {
-                break;
+                // Nothing to evict here: the other shards hold the whole capacity.
+                return;
             };
             let keep = match shard.map.get(&victim) {
                 None => continue,
@@ -128,20 +334,26 @@ impl RecordCache {
                 shard.ring.push_back(victim);
             } else {
                 shard.map.remove(&victim);
+                self.len.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        shard.map.insert(id.to_owned(), entry);
-        shard.ring.push_back(id.to_owned());
-        // Invalidations leave ids in the ring; rebuild it before it grows unbounded.
-        if shard.ring.len() > 2 * self.per_shard + 16 {
-            let ids: VecDeque<String> = shard.map.keys().cloned().collect();
-            shard.ring = ids;
+        shard.map.insert(h, entry);
+        self.len.fetch_add(1, Ordering::Relaxed);
+        shard.ring.push_back(h);
+        // Invalidations leave hashes in the ring; rebuild it before it grows unbounded.
+        if shard.ring.len() > 2 * shard.map.len() + 16 {
+            let hashes: VecDeque<u64> = shard.map.keys().copied().collect();
+            shard.ring = hashes;
         }
     }
 
     pub(crate) fn invalidate(&self, id: &str) {
-        if let Ok(mut shard) = self.shards[shard_of(id)].write() {
-            shard.map.remove(id);
+        let (h, shard) = self.locate(id);
+        if let Ok(mut shard) = shard.write() {
+            // Whatever holds this hash goes, even another id's entry: a reload is cheap.
+            if shard.map.remove(&h).is_some() {
+                self.len.fetch_sub(1, Ordering::Relaxed);
+            }
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -149,61 +361,26 @@ impl RecordCache {
     pub(crate) fn clear(&self) {
         for s in &self.shards {
             if let Ok(mut shard) = s.write() {
-                shard.map.clear();
-                shard.ring.clear();
+                self.len.fetch_sub(shard.map.len(), Ordering::Relaxed);
+                shard.map = ByHash::default();
+                shard.ring = VecDeque::new();
             }
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// The cache's heap use: entries (struct, `Arc` counters, text), map and ring
+    /// tables. Allocator rounding (8-16 bytes an allocation) is not counted.
     pub(crate) fn memory_estimate(&self) -> usize {
         use std::mem::size_of;
-        let strings = |v: &[String]| {
-            v.iter()
-                .map(|s| size_of::<String>() + s.capacity())
-                .sum::<usize>()
-        };
         let mut total = 0;
         for s in &self.shards {
             let Ok(shard) = s.read() else { continue };
             // hashbrown: one slot (key + value) and one control byte per bucket, at most
             // 7/8 full.
-            total += shard.map.capacity() * 8 / 7 * (size_of::<(String, Arc<Entry>)>() + 1);
-            total += shard.ring.capacity() * size_of::<String>();
-            total += shard.ring.iter().map(String::capacity).sum::<usize>();
-            for (k, e) in &shard.map {
-                let r = &e.record;
-                total += k.capacity()
-                    + size_of::<Entry>()
-                    + size_of::<KeyRecord>()
-                    + 2 * size_of::<usize>();
-                total += r.id.capacity()
-                    + r.prefix.capacity()
-                    + r.account.capacity()
-                    + r.name.capacity();
-                total += r.description.capacity();
-                total += r.owner.as_ref().map_or(0, String::capacity)
-                    + r.role.as_ref().map_or(0, String::capacity);
-                total += strings(&r.scopes) + strings(&r.allowed_ips);
-                total += serde_json::to_string(&r.metadata).map_or(0, |m| 2 * m.len());
-                total += e.digest.capacity() + e.prev.as_ref().map_or(0, |p| p.0.capacity());
-                total += e
-                    .policy
-                    .scopes
-                    .iter()
-                    .map(|s| size_of::<keyseal::Scope>() + s.as_str().len())
-                    .sum::<usize>();
-                total += e.policy.allowed_ips.len() * size_of::<keyseal::IpNet>();
-                total += e.policy.role.as_ref().map_or(0, String::capacity);
-                total += match &r.created_by {
-                    crate::Actor::User(s) | crate::Actor::Key(s) => s.capacity(),
-                    crate::Actor::System => 0,
-                };
-                total += match &r.modified_by {
-                    crate::Actor::User(s) | crate::Actor::Key(s) => s.capacity(),
-                    crate::Actor::System => 0,
-                };
-            }
+            total += shard.map.capacity() * 8 / 7 * (size_of::<(u64, usize)>() + 1);
+            total += shard.ring.capacity() * size_of::<u64>();
+            total += shard.map.values().map(|e| e.heap_bytes()).sum::<usize>();
         }
         total
     }

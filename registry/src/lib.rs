@@ -21,16 +21,19 @@
 //! Both drivers are blocking (rusqlite; `postgres`, the blocking face of
 //! `tokio-postgres`), and so is this crate: [`Registry`] is `Send + Sync`, so an async
 //! server shares it in an `Arc` and calls it from `spawn_blocking`. SQLite has no async
-//! driver worth the name, one code path serves both backends, and a cached `verify` (the
-//! hot path) never blocks: it takes a read lock and computes one HMAC, so a server may
-//! even call it directly on its async threads.
+//! driver worth the name, and one code path serves both backends. The hot path has a
+//! non-blocking face: [`Registry::verify_cached`] and [`Registry::exchange_cached`]
+//! answer from memory only (a read lock and one HMAC) or return `None` when the database
+//! is needed, so an async server calls them on its runtime threads and moves only misses
+//! to `spawn_blocking`.
 //!
 //! # The verify path
 //!
 //! [`Registry::verify`] checks the key's format and checksum (random strings stop here),
 //! looks the public id up in a bounded in-process cache (CLOCK eviction,
-//! [`RegistryConfig::cache_capacity`]), loads it from the database on a miss, checks the
-//! digest in constant time and then the core's [`keyseal::KeyPolicy`]. Ids the database
+//! [`RegistryConfig::cache_capacity`], about 330 bytes a key), loads it from the
+//! database on a miss, checks the digest in constant time and then the core's
+//! [`keyseal::KeyPolicy`]. Ids the database
 //! does not know go into a bounded negative cache, so repeating an unknown id cannot
 //! flood the database; that cache can only make a key fail, never pass. Writes on one
 //! instance drop the key from its cache at commit; other PostgreSQL instances drop it on

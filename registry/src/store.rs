@@ -184,18 +184,38 @@ fn sqlite_err(e: rusqlite::Error) -> DbErr {
     }
 }
 
+/// The memory each SQLite connection may use (see `RegistryConfig::sqlite_cache_size`
+/// and `RegistryConfig::sqlite_mmap_size`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SqliteMemory {
+    /// Page cache, bytes.
+    pub(crate) cache: u64,
+    /// Memory-mapped I/O, bytes; 0 = off.
+    pub(crate) mmap: u64,
+}
+
+impl Default for SqliteMemory {
+    /// The `RegistryConfig` defaults.
+    fn default() -> Self {
+        SqliteMemory {
+            cache: 4 << 20,
+            mmap: 1 << 30,
+        }
+    }
+}
+
 impl SqliteConn {
-    pub(crate) fn open(path: &str) -> Result<SqliteConn, DbErr> {
+    pub(crate) fn open(path: &str, mem: SqliteMemory) -> Result<SqliteConn, DbErr> {
         let conn = rusqlite::Connection::open(path).map_err(sqlite_err)?;
         // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on every
-        // commit, so an acknowledged write survives kill -9 and power loss.
-        // cache_size -32768 = 32 MiB of page cache per connection; mmap_size lets reads
-        // of a large database come straight from the OS page cache without a read()
-        // call per page (the verify path's uncached lookups at 1M keys).
-        conn.execute_batch(
+        // commit, so an acknowledged write survives kill -9 and power loss. A negative
+        // cache_size is in KiB (https://sqlite.org/pragma.html#pragma_cache_size).
+        conn.execute_batch(&format!(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
-             PRAGMA cache_size=-32768; PRAGMA mmap_size=1073741824;",
-        )
+             PRAGMA cache_size=-{}; PRAGMA mmap_size={};",
+            (mem.cache / 1024).max(1),
+            mem.mmap
+        ))
         .map_err(sqlite_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(sqlite_err)?;
@@ -587,12 +607,12 @@ impl std::fmt::Debug for Storage {
 }
 
 impl Storage {
-    pub(crate) fn pool(&self, max: usize) -> Arc<Pool> {
+    pub(crate) fn pool(&self, max: usize, mem: SqliteMemory) -> Arc<Pool> {
         match self {
             Storage::Sqlite(path) => {
                 let path = path.clone();
                 Arc::new(Pool::new(
-                    Box::new(move || Ok(Box::new(SqliteConn::open(&path)?) as Box<dyn Conn>)),
+                    Box::new(move || Ok(Box::new(SqliteConn::open(&path, mem)?) as Box<dyn Conn>)),
                     max,
                 ))
             }

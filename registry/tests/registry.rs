@@ -90,6 +90,125 @@ both! {
         assert_eq!(code(r.verify(stranger().expose(), &ctx(T0))), ErrorCode::NotFound);
     }
 
+    fn cached_record_round_trips(fx) {
+        // The verify cache keeps records packed; what a verification returns must be
+        // the record `get` reads, field for field (`last_used_at` is as of loading, so
+        // it is not tracked here).
+        let r = fx.open_with(|c| c.track_last_used = false);
+        let mut n = NewKey::new("acct_1", "full");
+        n.description = "every field set".into();
+        n.owner = Some("user_42".into());
+        n.role = Some("account-owner".into());
+        n.scopes = vec!["keys:read".into(), "orders:*".into()];
+        n.allowed_ips = vec!["10.0.0.0/8".into(), "2001:db8::/32".into()];
+        n.read_only = true;
+        n.expires_at = Some(T0 + 86_400);
+        n.metadata = json!({"team": "infra", "n": 3, "nested": {"a": [1, 2]}})
+            .as_object()
+            .unwrap()
+            .clone();
+        let created = r.create(&n, &alice()).unwrap();
+        let id = created.record.id.clone();
+        let rolled = r.roll("acct_1", &id, 3_600, None, &Actor::key("other")).unwrap();
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let mut c = ctx(T0);
+        c.client_ip = Some(ip);
+        c.method = Some("GET");
+        for key in [created.key.expose(), rolled.key.expose()] {
+            let v = r.verify(key, &c).unwrap();
+            assert!(v.decision.is_ok(), "{:?}", v.decision);
+            assert_eq!(*v.record, r.get("acct_1", &id).unwrap());
+            // And again from the cache.
+            let v = r.verify_cached(key, &c).expect("cached").unwrap();
+            assert_eq!(*v.record, r.get("acct_1", &id).unwrap());
+        }
+        // The minimal record: no owner, role, scopes, networks or metadata.
+        let bare = r.create(&NewKey::new("acct_1", "bare"), &Actor::System).unwrap();
+        let v = r.verify(bare.key.expose(), &ctx(T0)).unwrap();
+        assert_eq!(*v.record, bare.record);
+        assert!(r.cache_memory_estimate() > 0);
+    }
+
+    fn verify_cached_never_touches_the_database(fx) {
+        let r = fx.open();
+        let created = r.create(&NewKey::new("acct_1", "k"), &alice()).unwrap();
+        let key = created.key.expose();
+        // Not cached yet: the caller must retry on a thread that may block.
+        assert!(r.verify_cached(key, &ctx(T0)).is_none());
+        assert!(r.verify(key, &ctx(T0)).unwrap().decision.is_ok());
+        assert!(r.verify_cached(key, &ctx(T0)).unwrap().unwrap().decision.is_ok());
+        // Answers that need no record come from memory too.
+        assert_eq!(
+            code(r.verify_cached("ks_test_nope", &ctx(T0)).unwrap()),
+            ErrorCode::MalformedKey
+        );
+        let unknown = stranger();
+        assert!(r.verify_cached(unknown.expose(), &ctx(T0)).is_none());
+        assert_eq!(code(r.verify(unknown.expose(), &ctx(T0))), ErrorCode::NotFound);
+        assert_eq!(
+            code(r.verify_cached(unknown.expose(), &ctx(T0)).unwrap()),
+            ErrorCode::NotFound
+        );
+        // A write drops the cached copy: the next answer reads the new row.
+        r.disable("acct_1", &created.record.id, 1, &alice()).unwrap();
+        assert!(r.verify_cached(key, &ctx(T0)).is_none());
+        let v = r.verify(key, &ctx(T0)).unwrap();
+        assert_eq!(v.decision.unwrap_err().error_code(), ErrorCode::KeyDisabled);
+        let v = r.verify_cached(key, &ctx(T0)).unwrap().unwrap();
+        assert_eq!(v.decision.unwrap_err().error_code(), ErrorCode::KeyDisabled);
+        // Past the cache TTL the record is reloaded, not trusted.
+        fx.clock.advance(r.config().cache_ttl);
+        assert!(r.verify_cached(key, &ctx(T0)).is_none());
+        // Exchange has the same split.
+        let r = fx.open_with(|c| {
+            c.keyset = Some(keyseal::Keyset::new(
+                keyseal::TokenKey::new("k1", keyseal::Algorithm::HS256, &[9u8; 32]).unwrap(),
+            ));
+        });
+        let k = r.create(&NewKey::new("acct_1", "x"), &alice()).unwrap();
+        assert!(r.exchange_cached(k.key.expose(), &ctx(T0), None).is_none());
+        r.exchange(k.key.expose(), &ctx(T0), None).unwrap();
+        let t = r.exchange_cached(k.key.expose(), &ctx(T0), None).unwrap().unwrap();
+        assert_eq!(t.record.id, k.record.id);
+    }
+
+    fn resolve_key_by_id_or_name(fx) {
+        let r = fx.open();
+        let a = r.create(&NewKey::new("acct_1", "MyAPIkey"), &alice()).unwrap().record;
+        let b = r.create(&NewKey::new("acct_2", "MyAPIkey"), &alice()).unwrap().record;
+        assert_eq!(r.resolve_key("acct_1", &a.id).unwrap(), a.id);
+        assert_eq!(r.resolve_key("acct_1", "MyAPIkey").unwrap(), a.id);
+        assert_eq!(r.resolve_key("acct_1", "name:MyAPIkey").unwrap(), a.id);
+        assert_eq!(r.resolve_key("acct_2", "MyAPIkey").unwrap(), b.id);
+        // Another account's key, by id or name, and unknown or invalid names.
+        for (acct, k) in [
+            ("acct_1", b.id.as_str()),
+            ("acct_1", "nope"),
+            ("acct_1", "name:"),
+            ("acct_1", "name:bad name"),
+            ("acct_1", "bad name"),
+            ("acct_3", "MyAPIkey"),
+        ] {
+            assert_eq!(code(r.resolve_key(acct, k)), ErrorCode::NotFound, "{acct} {k}");
+        }
+        // An id-shaped name (16 letters) is still a name when no key has that id.
+        let shaped = r
+            .create(&NewKey::new("acct_1", "productionserver"), &alice())
+            .unwrap()
+            .record;
+        assert_eq!(r.resolve_key("acct_1", "productionserver").unwrap(), shaped.id);
+        // A name copied from another key's id: the id wins; `name:` reaches the name.
+        let copied = r.create(&NewKey::new("acct_1", &a.id), &alice()).unwrap().record;
+        assert_eq!(r.resolve_key("acct_1", &a.id).unwrap(), a.id);
+        assert_eq!(r.resolve_key("acct_1", &format!("name:{}", a.id)).unwrap(), copied.id);
+        // Deleted keys are not found; their name can be reused.
+        r.delete("acct_1", &a.id, None, &alice()).unwrap();
+        assert_eq!(code(r.resolve_key("acct_1", "MyAPIkey")), ErrorCode::NotFound);
+        assert_eq!(r.resolve_key("acct_1", &a.id).unwrap(), copied.id);
+        let again = r.create(&NewKey::new("acct_1", "MyAPIkey"), &alice()).unwrap().record;
+        assert_eq!(r.resolve_key("acct_1", "MyAPIkey").unwrap(), again.id);
+    }
+
     fn secret_is_never_stored_or_shown(fx) {
         let r = fx.open();
         let created = r.create(&NewKey::new("acct_1", "k"), &alice()).unwrap();
@@ -556,6 +675,16 @@ both! {
         for k in &keys {
             assert!(r.verify(k.expose(), &ctx(T0)).unwrap().decision.is_ok());
         }
+        // The bound is on the total: a cache sized for the whole set holds all of it,
+        // however the ids fall into shards.
+        let r = fx.open_with(|c| c.cache_capacity = keys.len());
+        for k in &keys {
+            assert!(r.verify(k.expose(), &ctx(T0)).unwrap().decision.is_ok());
+        }
+        assert_eq!(r.cached_records(), keys.len());
+        for k in &keys {
+            assert!(r.verify_cached(k.expose(), &ctx(T0)).is_some());
+        }
     }
 
     fn unknown_ids_are_remembered(fx) {
@@ -576,6 +705,33 @@ both! {
         // ...until its entry expires.
         fx.clock.advance(r.config().negative_cache_ttl);
         assert!(r.verify(outside.expose(), &ctx(T0)).unwrap().decision.is_ok());
+    }
+
+    fn last_used_flush_writes_every_key(fx) {
+        // 300 keys: batches of 256, 32, 8 and 4 rows on PostgreSQL.
+        let r = fx.open();
+        let news: Vec<NewKey> = (0..300).map(|i| NewKey::new("acct_1", &format!("k{i}"))).collect();
+        let keys = r.bulk_create_for_bench(&news, &alice()).unwrap();
+        r.flush_last_used().unwrap();
+        // One key was used later elsewhere: the flush must not move it backwards.
+        fx.raw(&format!(
+            "UPDATE keys SET last_used_at = {} WHERE id = '{}'",
+            T0 + 100,
+            keys[0].id()
+        ));
+        for k in &keys {
+            assert!(r.verify(k.expose(), &ctx(T0)).unwrap().decision.is_ok());
+        }
+        // (The background flusher may have written some already.)
+        r.flush_last_used().unwrap();
+        let at: Vec<String> = fx
+            .raw("SELECT last_used_at FROM keys ORDER BY last_used_at")
+            .into_iter()
+            .map(|row| row[0].clone().unwrap_or_default())
+            .collect();
+        assert_eq!(at.len(), 300);
+        assert!(at[..299].iter().all(|a| *a == T0.to_string()), "{at:?}");
+        assert_eq!(at[299], (T0 + 100).to_string());
     }
 
     fn last_used_is_written_at_most_once_a_minute(fx) {

@@ -42,95 +42,10 @@ const MAX_REQUIRED: usize = 64;
 /// The OpenAPI 3.1 document served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-/// Remembers which key ids verified recently, so their next verification (almost
-/// certainly answered from the registry's in-memory cache, without I/O) runs on the
-/// async thread instead of paying a hand-off to the blocking pool.
-///
-/// A direct-mapped table of 64-bit id hashes stamped with the minute they were seen. A
-/// stale or colliding slot only means one verification may do a database lookup on an
-/// async thread (e.g. right after a change invalidated the cached record); it never
-/// changes an answer. Entries expire after [`HotIds::TTL_MINUTES`], below the registry's
-/// cache TTL, so records reloaded on expiry load on the blocking pool.
-pub struct HotIds {
-    slots: Box<[std::sync::atomic::AtomicU64]>,
-    seed: u64,
-}
-
-impl HotIds {
-    const SLOTS: usize = 1 << 18;
-    /// Minutes a slot is trusted.
-    const TTL_MINUTES: u64 = 3;
-
-    /// An empty table with a random hash seed.
-    pub fn new() -> HotIds {
-        let mut seed = [0u8; 8];
-        let _ = keyseal::RandomSource::fill(&mut keyseal::OsRandom, &mut seed);
-        HotIds {
-            slots: (0..Self::SLOTS)
-                .map(|_| std::sync::atomic::AtomicU64::new(0))
-                .collect(),
-            seed: u64::from_le_bytes(seed),
-        }
-    }
-
-    fn hash(&self, id: &str) -> u64 {
-        // FNV-1a, seeded: ids are random base62 already; the seed keeps slots unpredictable.
-        let mut h = 0xcbf2_9ce4_8422_2325u64 ^ self.seed;
-        for b in id.bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-        h
-    }
-
-    fn minute() -> u64 {
-        (now().max(0) as u64) / 60
-    }
-
-    fn slot(&self, h: u64) -> &std::sync::atomic::AtomicU64 {
-        &self.slots[(h as usize) & (Self::SLOTS - 1)]
-    }
-
-    /// True when `id` verified within the last few minutes.
-    pub fn contains(&self, id: &str) -> bool {
-        let h = self.hash(id);
-        let v = self.slot(h).load(std::sync::atomic::Ordering::Relaxed);
-        // High 48 bits: the hash's; low 16 bits: the minute it was stored.
-        let minute = Self::minute();
-        v >> 16 == h >> 16 && (minute.wrapping_sub(v & 0xffff) & 0xffff) < Self::TTL_MINUTES
-    }
-
-    /// Forgets `id`: its cached record was just invalidated by a local write.
-    pub fn remove(&self, id: &str) {
-        // A verification that loaded the old record may re-stamp the slot right after;
-        // that costs at most one lookup on an async thread, never a wrong answer.
-        self.slot(self.hash(id))
-            .store(0, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Records that `id` was just loaded (it is now in the registry's cache).
-    pub fn insert(&self, id: &str) {
-        let h = self.hash(id);
-        let v = (h >> 16) << 16 | (Self::minute() & 0xffff);
-        self.slot(h).store(v, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-impl Default for HotIds {
-    fn default() -> Self {
-        HotIds::new()
-    }
-}
-
 /// Shared server state.
 pub struct AppState {
     /// The registry (blocking; called through `spawn_blocking`).
     pub registry: Arc<Registry>,
-    /// Ids whose verification is likely answered from memory.
-    pub hot: HotIds,
-    /// Whether hot verifications may run on async threads: only on SQLite. The
-    /// PostgreSQL driver is the blocking face of tokio-postgres, which must never run on
-    /// a runtime thread, and other instances can invalidate a cached record at any time.
-    pub hot_path: bool,
     /// Verifies exchange tokens presented to `/v1/whoami` and `/v1/tokens/verify`.
     pub keyset: Keyset,
     /// Metrics.
@@ -167,33 +82,23 @@ where
         .map_err(|_| ApiError::internal("a blocking registry task failed"))
 }
 
-/// Runs a verify-path registry call (verify, exchange) for the key with public id `id`.
-/// A hot key is answered from the registry's cache with no I/O, so it stays on this
-/// thread; anything else goes to the blocking pool, and the key is then stamped hot.
-async fn on_verify_path<T, F>(
-    st: &Arc<AppState>,
-    id: Option<String>,
-    run: F,
-) -> ApiResult<Result<T, Error>>
+/// Runs a verify-path registry call (verify, exchange). `run(reg, false)` must answer
+/// from the registry's memory alone (`verify_cached`, `exchange_cached`), so it runs on
+/// this async thread; only when it returns `None` (a cache miss: the database is needed)
+/// does `run(reg, true)` go to the blocking pool. Both backends: the PostgreSQL driver
+/// never runs on a runtime thread this way.
+async fn on_verify_path<T, F>(st: &Arc<AppState>, run: F) -> ApiResult<Result<T, Error>>
 where
     T: Send + 'static,
-    F: FnOnce(&Registry) -> Result<T, Error> + Send + 'static,
+    F: Fn(&Registry, bool) -> Option<Result<T, Error>> + Send + 'static,
 {
-    if let Some(id) = &id
-        && st.hot_path
-        && st.hot.contains(id)
-    {
-        return Ok(run(&st.registry));
+    if let Some(out) = run(&st.registry, false) {
+        return Ok(out);
     }
-    let out = blocking(st, move |reg| Ok(run(reg)))
+    blocking(st, move |reg| Ok(run(reg, true)))
         .await?
-        .map_err(|e: Error| ApiError::from_op(&e))?;
-    // Stamped only after a load on the blocking pool, so the slot expires before the
-    // registry's cached copy does.
-    if let (Some(id), Ok(_)) = (&id, &out) {
-        st.hot.insert(id);
-    }
-    Ok(out)
+        .map_err(|e: Error| ApiError::from_op(&e))?
+        .ok_or_else(|| ApiError::internal("a verification with database access asked for it"))
 }
 
 /// Runs a registry operation and maps its error for a management call.
@@ -545,12 +450,16 @@ async fn authenticate_key(
         }
     };
     let ip = client_ip(peer);
-    let v = blocking(st, move |reg| {
+    let v = on_verify_path(st, move |reg, io| {
         let mut ctx = RequestContext::at(now());
         ctx.client_ip = Some(ip);
         // GET: the read-only check is done by `manager` after the account check.
         ctx.method = Some("GET");
-        reg.verify(&key, &ctx)
+        if io {
+            Some(reg.verify(&key, &ctx))
+        } else {
+            reg.verify_cached(&key, &ctx)
+        }
     })
     .await?
     .map_err(|e| ApiError::from_auth(&e))?;
@@ -787,7 +696,10 @@ async fn get_key(
 ) -> ApiResult {
     let Path((account, id)) = path.map_err(path_err)?;
     let caller = manager(&st, &headers, &peer, &account, false).await?;
-    let rec = op(&st, move |reg| reg.get(&account, &id)).await?;
+    let rec = op(&st, move |reg| {
+        reg.get(&account, &reg.resolve_key(&account, &id)?)
+    })
+    .await?;
     Ok(with_caller(
         record_response(StatusCode::OK, &rec, None),
         &caller,
@@ -823,8 +735,10 @@ async fn patch_key(
         metadata: b.metadata,
     };
     let actor = Actor::key(&caller.id);
-    let rec = op(&st, move |reg| reg.update(&account, &id, &patch, &actor)).await?;
-    st.hot.remove(&rec.id);
+    let rec = op(&st, move |reg| {
+        reg.update(&account, &reg.resolve_key(&account, &id)?, &patch, &actor)
+    })
+    .await?;
     tracing::info!(key_id = %rec.id, version = rec.version, by = %caller.id, "key updated");
     Ok(with_caller(
         record_response(StatusCode::OK, &rec, None),
@@ -844,6 +758,7 @@ async fn set_enabled(
 ) -> ApiResult<KeyRecord> {
     let actor = Actor::key(&caller.id);
     let rec = op(st, move |reg| {
+        let id = reg.resolve_key(&account, &id)?;
         let mut attempts = 0;
         loop {
             let version = match expected {
@@ -868,7 +783,6 @@ async fn set_enabled(
         }
     })
     .await?;
-    st.hot.remove(&rec.id);
     tracing::info!(key_id = %rec.id, enabled, by = %caller.id, "key enabled flag set");
     Ok(rec)
 }
@@ -938,8 +852,10 @@ async fn delete_key(
     let caller = manager(&st, &headers, &peer, &account, true).await?;
     let expected = if_match(&headers)?;
     let actor = Actor::key(&caller.id);
-    let rec = op(&st, move |reg| reg.delete(&account, &id, expected, &actor)).await?;
-    st.hot.remove(&rec.id);
+    let rec = op(&st, move |reg| {
+        reg.delete(&account, &reg.resolve_key(&account, &id)?, expected, &actor)
+    })
+    .await?;
     tracing::info!(key_id = %rec.id, by = %caller.id, "key deleted");
     Ok(with_caller(StatusCode::NO_CONTENT.into_response(), &caller))
 }
@@ -957,10 +873,10 @@ async fn roll_key(
     let expected = if_match(&headers)?;
     let actor = Actor::key(&caller.id);
     let rolled = op(&st, move |reg| {
+        let id = reg.resolve_key(&account, &id)?;
         reg.roll(&account, &id, b.grace_seconds, expected, &actor)
     })
     .await?;
-    st.hot.remove(&rolled.record.id);
     tracing::info!(key_id = %rolled.record.id, by = %caller.id, "key rolled");
     let resp = record_response(StatusCode::OK, &rolled.record, Some(&rolled.key));
     Ok(with_caller(resp, &caller))
@@ -1006,17 +922,6 @@ async fn audit_log(
 // ---------------------------------------------------------------------------------------
 // Handlers: verify, exchange, tokens
 
-/// The `<id>` part of a presented key, when it has the shape of one (checked properly by
-/// the registry; this only picks the hot-path hint).
-fn key_id_of(key: &str) -> Option<String> {
-    let mut parts = key.rsplitn(3, '_');
-    let _secret = parts.next()?;
-    let id = parts.next()?;
-    parts.next()?;
-    (!id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .then(|| id.to_owned())
-}
-
 fn valid_method(m: &str) -> bool {
     // RFC 9110 section 9.1: a method is a token; keep it short.
     !m.is_empty() && m.len() <= 16 && m.bytes().all(|b| b.is_ascii_alphabetic())
@@ -1045,8 +950,7 @@ async fn verify(State(st): St, RawBody(body): RawBody) -> ApiResult {
         ));
     }
     let started = Instant::now();
-    let id = key_id_of(&b.key);
-    let run = move |reg: &Registry| {
+    let run = move |reg: &Registry, io: bool| {
         let scopes: Vec<&str> = b.required_scopes.iter().map(String::as_str).collect();
         let roles: Vec<&str> = b.allowed_roles.iter().map(String::as_str).collect();
         let ctx = RequestContext {
@@ -1056,9 +960,13 @@ async fn verify(State(st): St, RawBody(body): RawBody) -> ApiResult {
             required_scopes: &scopes,
             allowed_roles: &roles,
         };
-        reg.verify(&b.key, &ctx)
+        if io {
+            Some(reg.verify(&b.key, &ctx))
+        } else {
+            reg.verify_cached(&b.key, &ctx)
+        }
     };
-    let out = on_verify_path(&st, id, run).await?;
+    let out = on_verify_path(&st, run).await?;
     let (code, message, record) = match out {
         Ok(v) => match &v.decision {
             Ok(()) => ("ok", None, Some(v.record)),
@@ -1131,16 +1039,19 @@ async fn exchange(
     };
     let ip = client_ip(&peer);
     let t = now();
-    let id = key_id_of(&key);
-    let run = move |reg: &Registry| {
+    let run = move |reg: &Registry, io: bool| {
         let mut ctx = RequestContext::at(t);
         ctx.client_ip = Some(ip);
         // A read-only key cannot be exchanged: tokens carry no read-only claim, so the
         // token would outgrow its key (seed 002).
         ctx.method = Some("POST");
-        reg.exchange(&key, &ctx, None)
+        if io {
+            Some(reg.exchange(&key, &ctx, None))
+        } else {
+            reg.exchange_cached(&key, &ctx, None)
+        }
     };
-    let out = on_verify_path(&st, id, run).await?;
+    let out = on_verify_path(&st, run).await?;
     match out {
         Ok(tok) => {
             st.metrics.exchange("ok");
@@ -1388,32 +1299,6 @@ mod tests {
                 "{v}"
             );
         }
-    }
-
-    #[test]
-    fn key_id_hint() {
-        assert_eq!(
-            key_id_of("acme_live_AbC123_secretsum").as_deref(),
-            Some("AbC123")
-        );
-        assert_eq!(
-            key_id_of("ks_0123456789abcdef_s").as_deref(),
-            Some("0123456789abcdef")
-        );
-        assert_eq!(key_id_of("nounderscore"), None);
-        assert_eq!(key_id_of("a_b"), None);
-        assert_eq!(key_id_of("ks_bad-id_s"), None);
-    }
-
-    #[test]
-    fn hot_ids_remember_and_forget() {
-        let hot = HotIds::new();
-        assert!(!hot.contains("AAAAAAAAAAAAAAAA"));
-        hot.insert("AAAAAAAAAAAAAAAA");
-        assert!(hot.contains("AAAAAAAAAAAAAAAA"));
-        assert!(!hot.contains("AAAAAAAAAAAAAAAB"));
-        hot.remove("AAAAAAAAAAAAAAAA");
-        assert!(!hot.contains("AAAAAAAAAAAAAAAA"));
     }
 
     #[test]

@@ -368,11 +368,6 @@ fn serve(a: ServeArgs) -> CliResult {
     let state = Arc::new(AppState {
         registry: Arc::new(registry),
         keyset,
-        hot: api::HotIds::new(),
-        hot_path: matches!(
-            config::storage(&a.db.db),
-            keyseal_registry::Storage::Sqlite(_)
-        ),
         metrics: Metrics::default(),
         blocking_slots: tokio::sync::Semaphore::new(BLOCKING_SLOTS),
     });

@@ -39,7 +39,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
-            "not found: no key with this id in this account",
+            "not found: no key with this id or name in this account",
         )
     }
 

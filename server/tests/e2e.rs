@@ -189,6 +189,143 @@ fn seed_001_create_list_put_enabled(b: Backend) {
 }
 both!(seed_001_create_list_put_enabled);
 
+/// Seed 001 addresses keys by name (`PUT .../api-keys/{apiKeyName}`): every key route
+/// takes the name as well as the id. An id-shaped value is an id first, then a name;
+/// `name:` always means a name.
+fn seed_001_by_name(b: Backend) {
+    let Some((env, srv)) = setup(b) else { return };
+    let h = srv.http();
+    let o = env.owner();
+    let created = h.create(
+        &o,
+        &json!({"name": "MyAPIkey", "role": "merchant-terminal"}),
+    );
+    let id = created["id"].as_str().expect("id").to_owned();
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    h.create(
+        &o,
+        &json!({"name": "MyOtherAPIkey", "role": "merchant-terminal"}),
+    );
+
+    // The seed's flow: PUT {"enabled": false} by name.
+    let r = h.send(
+        "PUT",
+        &key_path(&o, "MyAPIkey"),
+        &o.key,
+        &json!({"enabled": false}),
+    );
+    let v = r.expect(200);
+    assert_eq!(v["id"], id.as_str());
+    assert_eq!(v["name"], "MyAPIkey");
+    assert_eq!(v["enabled"], false);
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["modified_by"], json!({"kind": "key", "id": o.id}));
+    assert_eq!(h.verify_key(&secret), (false, "key_disabled".to_owned()));
+    let v = h
+        .send(
+            "PUT",
+            &key_path(&o, "MyAPIkey"),
+            &o.key,
+            &json!({"enabled": true}),
+        )
+        .expect(200)
+        .clone();
+    assert_eq!(v["version"], 3);
+    assert_eq!(h.verify_key(&secret), (true, "ok".to_owned()));
+
+    // GET by id, by name and by `name:`: the same key.
+    for r in [id.as_str(), "MyAPIkey", "name:MyAPIkey"] {
+        let v = h.get(&key_path(&o, r), &o.key).expect(200).clone();
+        assert_eq!(v["id"], id.as_str(), "GET {r}");
+    }
+    // The other routes take names too.
+    let v = h
+        .post(
+            &format!("{}/disable", key_path(&o, "MyAPIkey")),
+            &o.key,
+            &json!({}),
+        )
+        .expect(200)
+        .clone();
+    assert_eq!(
+        (v["id"].as_str(), v["enabled"].as_bool()),
+        (Some(id.as_str()), Some(false))
+    );
+    h.post(
+        &format!("{}/enable", key_path(&o, "MyAPIkey")),
+        &o.key,
+        &json!({}),
+    )
+    .expect(200);
+    let r = h.raw(
+        "PATCH",
+        &key_path(&o, "MyAPIkey"),
+        &[
+            ("x-api-key", o.key.as_str()),
+            ("if-match", "5"),
+            ("content-type", "application/json"),
+        ],
+        Some(br#"{"description": "by name"}"#.to_vec()),
+    );
+    assert_eq!(r.expect(200)["description"], "by name");
+    let rolled = h
+        .post(
+            &format!("{}/roll", key_path(&o, "MyAPIkey")),
+            &o.key,
+            &json!({}),
+        )
+        .expect(200)
+        .clone();
+    assert_eq!(rolled["id"], id.as_str());
+
+    // Unknown names, names of other accounts' keys and bad names: 404.
+    let other = env.owner();
+    h.create(&other, &json!({"name": "TheirKey"}));
+    for r in [
+        "NoSuchKey",
+        "TheirKey",
+        "name:TheirKey",
+        "name:",
+        "name:bad%20name",
+    ] {
+        h.get(&key_path(&o, r), &o.key)
+            .expect_error(404, "not_found");
+    }
+
+    // A name with the shape of an id (16 letters) is still reachable by name.
+    let shaped = h.create(&o, &json!({"name": "productionserver"}));
+    let v = h
+        .get(&key_path(&o, "productionserver"), &o.key)
+        .expect(200)
+        .clone();
+    assert_eq!(v["id"], shaped["id"]);
+    // A name copied from another key's id: the id wins, `name:` reaches the named key.
+    let copied = h.create(&o, &json!({"name": id.as_str()}));
+    let v = h.get(&key_path(&o, &id), &o.key).expect(200).clone();
+    assert_eq!(v["id"], id.as_str());
+    let v = h
+        .get(&key_path(&o, &format!("name:{id}")), &o.key)
+        .expect(200)
+        .clone();
+    assert_eq!(v["id"], copied["id"]);
+
+    // Delete by name frees the name; it then refers to the new key.
+    let r = h.raw(
+        "DELETE",
+        &key_path(&o, "MyAPIkey"),
+        &[("x-api-key", o.key.as_str())],
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.text);
+    h.get(&key_path(&o, "MyAPIkey"), &o.key)
+        .expect_error(404, "not_found");
+    let again = h.create(&o, &json!({"name": "MyAPIkey"}));
+    let v = h.get(&key_path(&o, "MyAPIkey"), &o.key).expect(200).clone();
+    assert_eq!(v["id"], again["id"]);
+    assert_ne!(v["id"], id.as_str());
+}
+both!(seed_001_by_name);
+
 /// Seed 000 (CPX): `{"value": key}` -> `{token}`, then the token as Bearer; 10 minutes.
 fn seed_000_exchange_body_value(b: Backend) {
     let Some((env, srv)) = setup(b) else { return };
