@@ -13,38 +13,20 @@
 use criterion::Criterion;
 use hmac::{KeyInit, Mac};
 use keyseal::{
-    Algorithm, Audience, Claims, FixedEntropy, IpNet, KeyFormat, KeyPolicy, Keyset, Pepper,
-    PepperSet, RequestContext, Scope, TokenKey, Validation,
+    Algorithm, Claims, FixedEntropy, IpNet, KeyFormat, KeyPolicy, Keyset, Pepper, PepperSet,
+    RequestContext, Scope, TokenKey,
 };
 use std::hint::black_box;
 use std::time::Duration;
 
-const NOW: i64 = 1_767_225_600;
-const SECRET: [u8; 32] = [0x5a; 32];
-
-fn claims() -> Claims {
-    Claims {
-        iss: Some("https://auth.acme.example".into()),
-        sub: Some("user_7Hq2kLm9PzX4".into()),
-        aud: Audience::One("https://api.acme.example".into()),
-        exp: Some(NOW + 600),
-        nbf: Some(NOW),
-        iat: Some(NOW),
-        jti: Some("tok_3f9a1c2e8b7d4e6f".into()),
-        scope: Some("keys:read keys:write billing:read".into()),
-        role: Some("merchant-terminal".into()),
-        extra: Default::default(),
-    }
-}
+mod fixture;
+use fixture::{NOW, SECRET, claims};
 
 fn benches(c: &mut Criterion) {
     let keyset = Keyset::new(TokenKey::new("k1", Algorithm::HS256, &SECRET).unwrap());
     let token = keyset.issue(&claims()).unwrap();
     let signing_input = token.rsplit_once('.').unwrap().0.to_owned();
-    let validation = Validation::new()
-        .with_audience("https://api.acme.example")
-        .with_issuer("https://auth.acme.example")
-        .require(keyseal::Claim::Nbf);
+    let validation = fixture::validation();
 
     let mut g = c.benchmark_group("token");
     let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&SECRET).unwrap();

@@ -7,12 +7,14 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use hmac::{KeyInit, Mac};
-use keyseal::{Algorithm, Audience, Claim, Claims, Keyset, TokenKey, Validation};
+use keyseal::{Algorithm, Keyset, TokenKey};
 use std::hint::black_box;
 use std::time::Instant;
 
-const NOW: i64 = 1_767_225_600;
-const SECRET: [u8; 32] = [0x5a; 32];
+#[path = "../benches/fixture/mod.rs"]
+mod fixture;
+use fixture::{NOW, SECRET};
+
 const ROUNDS: usize = 200;
 const BATCH: u32 = 20_000;
 
@@ -25,25 +27,10 @@ fn best_ns(best: &mut f64, mut f: impl FnMut()) {
 }
 
 fn main() {
-    let claims = Claims {
-        iss: Some("https://auth.acme.example".into()),
-        sub: Some("user_7Hq2kLm9PzX4".into()),
-        aud: Audience::One("https://api.acme.example".into()),
-        exp: Some(NOW + 600),
-        nbf: Some(NOW),
-        iat: Some(NOW),
-        jti: Some("tok_3f9a1c2e8b7d4e6f".into()),
-        scope: Some("keys:read keys:write billing:read".into()),
-        role: Some("merchant-terminal".into()),
-        extra: Default::default(),
-    };
     let keyset = Keyset::new(TokenKey::new("k1", Algorithm::HS256, &SECRET).unwrap());
-    let token = keyset.issue(&claims).unwrap();
+    let token = keyset.issue(&fixture::claims()).unwrap();
     let signing_input = token.rsplit_once('.').unwrap().0.to_owned();
-    let validation = Validation::new()
-        .with_audience("https://api.acme.example")
-        .with_issuer("https://auth.acme.example")
-        .require(Claim::Nbf);
+    let validation = fixture::validation();
     let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&SECRET).unwrap();
     let mut scratch = Vec::new();
     let (mut floor, mut verify) = (f64::MAX, f64::MAX);

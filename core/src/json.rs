@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
-use crate::token::{AudienceRef, Claims, ClaimsRef};
+use crate::token::{AudienceRef, Claim, Claims, ClaimsRef};
 
 /// Deepest nesting accepted inside one extra claim (serde_json's limit is 128 for the
 /// whole document, and the claims object itself is one level).
@@ -126,7 +126,7 @@ impl<'a> Reader<'a> {
     /// Reads a registered claim name, quotes included, when the next bytes are exactly one
     /// (no escapes); otherwise reads nothing and returns `None`.
     #[inline]
-    fn registered_name(&mut self) -> Option<Registered> {
+    fn registered_name(&mut self) -> Option<Claim> {
         const fn word(quoted: &[u8]) -> u64 {
             let mut w = 0u64;
             let mut i = 0;
@@ -146,15 +146,15 @@ impl<'a> Reader<'a> {
         bytes.copy_from_slice(chunk);
         let w = u64::from_le_bytes(bytes);
         let (claim, len) = match w & MASK5 {
-            x if x == word(b"\"iss\"") => (Registered::Iss, 5),
-            x if x == word(b"\"sub\"") => (Registered::Sub, 5),
-            x if x == word(b"\"aud\"") => (Registered::Aud, 5),
-            x if x == word(b"\"exp\"") => (Registered::Exp, 5),
-            x if x == word(b"\"nbf\"") => (Registered::Nbf, 5),
-            x if x == word(b"\"iat\"") => (Registered::Iat, 5),
-            x if x == word(b"\"jti\"") => (Registered::Jti, 5),
-            _ if w & MASK6 == word(b"\"role\"") => (Registered::Role, 6),
-            _ if w & MASK7 == word(b"\"scope\"") => (Registered::Scope, 7),
+            x if x == word(b"\"iss\"") => (Claim::Iss, 5),
+            x if x == word(b"\"sub\"") => (Claim::Sub, 5),
+            x if x == word(b"\"aud\"") => (Claim::Aud, 5),
+            x if x == word(b"\"exp\"") => (Claim::Exp, 5),
+            x if x == word(b"\"nbf\"") => (Claim::Nbf, 5),
+            x if x == word(b"\"iat\"") => (Claim::Iat, 5),
+            x if x == word(b"\"jti\"") => (Claim::Jti, 5),
+            _ if w & MASK6 == word(b"\"role\"") => (Claim::Role, 6),
+            _ if w & MASK7 == word(b"\"scope\"") => (Claim::Scope, 7),
             _ => return None,
         };
         self.i += len;
@@ -453,57 +453,6 @@ fn number_in_range(text: &str) -> bool {
         || text.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
-/// The registered claims the reader stores in their own fields.
-#[derive(Clone, Copy)]
-enum Registered {
-    Iss,
-    Sub,
-    Aud,
-    Exp,
-    Nbf,
-    Iat,
-    Jti,
-    Scope,
-    Role,
-}
-
-impl Registered {
-    #[inline]
-    fn from_name(name: &[u8]) -> Option<Registered> {
-        Some(match name {
-            b"iss" => Registered::Iss,
-            b"sub" => Registered::Sub,
-            b"aud" => Registered::Aud,
-            b"exp" => Registered::Exp,
-            b"nbf" => Registered::Nbf,
-            b"iat" => Registered::Iat,
-            b"jti" => Registered::Jti,
-            b"scope" => Registered::Scope,
-            b"role" => Registered::Role,
-            _ => return None,
-        })
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Registered::Iss => "iss",
-            Registered::Sub => "sub",
-            Registered::Aud => "aud",
-            Registered::Exp => "exp",
-            Registered::Nbf => "nbf",
-            Registered::Iat => "iat",
-            Registered::Jti => "jti",
-            Registered::Scope => "scope",
-            Registered::Role => "role",
-        }
-    }
-
-    #[inline]
-    fn bit(self) -> u16 {
-        1 << (self as u16)
-    }
-}
-
 /// Parses a claims object (the decoded payload of a token) into owned claims.
 pub(crate) fn parse_claims(bytes: &[u8]) -> Result<Claims> {
     // Checked once for the whole payload. A payload that is not UTF-8 is invalid, but
@@ -552,7 +501,7 @@ pub(crate) fn parse_claims_into<'a>(text: &'a str, c: &mut ClaimsRef<'a>) -> Res
                 Some(claim) => (Some(claim), None),
                 None => {
                     let name = r.str()?;
-                    (Registered::from_name(name.as_bytes()), Some(name))
+                    (Claim::from_name(&name), Some(name))
                 }
             };
             r.ws();
@@ -566,15 +515,15 @@ pub(crate) fn parse_claims_into<'a>(text: &'a str, c: &mut ClaimsRef<'a>) -> Res
             r.eat(b':')?;
             r.ws();
             match (claim, name) {
-                (Some(Registered::Iss), _) => c.iss = Some(r.string_claim("iss")?),
-                (Some(Registered::Sub), _) => c.sub = Some(r.string_claim("sub")?),
-                (Some(Registered::Aud), _) => c.aud = r.aud_claim()?,
-                (Some(Registered::Exp), _) => c.exp = Some(r.date_claim("exp")?),
-                (Some(Registered::Nbf), _) => c.nbf = Some(r.date_claim("nbf")?),
-                (Some(Registered::Iat), _) => c.iat = Some(r.date_claim("iat")?),
-                (Some(Registered::Jti), _) => c.jti = Some(r.string_claim("jti")?),
-                (Some(Registered::Scope), _) => c.scope = Some(r.string_claim("scope")?),
-                (Some(Registered::Role), _) => c.role = Some(r.string_claim("role")?),
+                (Some(Claim::Iss), _) => c.iss = Some(r.string_claim("iss")?),
+                (Some(Claim::Sub), _) => c.sub = Some(r.string_claim("sub")?),
+                (Some(Claim::Aud), _) => c.aud = r.aud_claim()?,
+                (Some(Claim::Exp), _) => c.exp = Some(r.date_claim("exp")?),
+                (Some(Claim::Nbf), _) => c.nbf = Some(r.date_claim("nbf")?),
+                (Some(Claim::Iat), _) => c.iat = Some(r.date_claim("iat")?),
+                (Some(Claim::Jti), _) => c.jti = Some(r.string_claim("jti")?),
+                (Some(Claim::Scope), _) => c.scope = Some(r.string_claim("scope")?),
+                (Some(Claim::Role), _) => c.role = Some(r.string_claim("role")?),
                 (None, None) => return Err(bad_json()),
                 (None, Some(name)) => {
                     let (start, end) = r.skip_value(1)?;

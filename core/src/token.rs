@@ -581,7 +581,7 @@ impl Claim {
         Claim::ALL.iter().copied().find(|c| c.as_str() == name)
     }
 
-    const fn bit(self) -> u16 {
+    pub(crate) const fn bit(self) -> u16 {
         1 << (self as u16)
     }
 }
