@@ -72,6 +72,25 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// After an array element or object member: skips whitespace and a `,` (then
+    /// whitespace again) and returns `false`, or the closing `close` and returns `true`.
+    #[inline]
+    fn end_of_member(&mut self, close: u8) -> Result<bool> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                self.ws();
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(true)
+            }
+            _ => Err(bad_json()),
+        }
+    }
+
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -265,17 +284,8 @@ impl<'a> Reader<'a> {
                         self.ws();
                     }
                     self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => {
-                            self.i += 1;
-                            self.ws();
-                        }
-                        Some(c) if c == close => {
-                            self.i += 1;
-                            break;
-                        }
-                        _ => return Err(bad_json()),
+                    if self.end_of_member(close)? {
+                        break;
                     }
                 }
             }
@@ -381,17 +391,8 @@ impl<'a> Reader<'a> {
                         return Err(self.type_error("aud", AUD));
                     }
                     v.push(self.str()?);
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => {
-                            self.i += 1;
-                            self.ws();
-                        }
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(AudienceRef::Many(v));
-                        }
-                        _ => return Err(bad_json()),
+                    if self.end_of_member(b']')? {
+                        return Ok(AudienceRef::Many(v));
                     }
                 }
             }
@@ -546,17 +547,8 @@ pub(crate) fn parse_claims_into<'a>(text: &'a str, c: &mut ClaimsRef<'a>) -> Res
                     c.extra.push((name, &text[start..end]));
                 }
             }
-            r.ws();
-            match r.peek() {
-                Some(b',') => {
-                    r.i += 1;
-                    r.ws();
-                }
-                Some(b'}') => {
-                    r.i += 1;
-                    break;
-                }
-                _ => return Err(bad_json()),
+            if r.end_of_member(b'}')? {
+                break;
             }
         }
     }

@@ -408,32 +408,26 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
     Ok(())
 }
 
-/// 1 for bytes outside `[A-Za-z0-9_]`, 0 for the key alphabet.
-const NOT_KEY_CHAR: [u8; 256] = {
+/// A byte table: 0 for base62 (`[A-Za-z0-9]`) and, when `underscore`, for `_`; 1 for
+/// every other byte. One lookup per byte, OR-ed together, checks a whole string.
+const fn not_in_alphabet(underscore: bool) -> [u8; 256] {
     let mut t = [1u8; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        if c.is_ascii_alphanumeric() || c == b'_' {
+        if c.is_ascii_alphanumeric() || (underscore && c == b'_') {
             t[b] = 0;
         }
         b += 1;
     }
     t
-};
+}
 
-/// 1 for bytes outside base62 (`[A-Za-z0-9]`), 0 for base62.
-const NOT_BASE62: [u8; 256] = {
-    let mut t = [1u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        if (b as u8).is_ascii_alphanumeric() {
-            t[b] = 0;
-        }
-        b += 1;
-    }
-    t
-};
+/// 1 for bytes outside the key alphabet `[A-Za-z0-9_]`.
+const NOT_KEY_CHAR: [u8; 256] = not_in_alphabet(true);
+
+/// 1 for bytes outside base62 (`[A-Za-z0-9]`).
+const NOT_BASE62: [u8; 256] = not_in_alphabet(false);
 
 /// Splits and checks a key from the right: checksum, secret, id, then prefix.
 fn split_key(key: &str) -> Result<KeyParts<'_>> {
