@@ -484,72 +484,48 @@ fn split_key(key: &str) -> Result<KeyParts<'_>> {
     })
 }
 
-/// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) by slicing: `CRC_SLICES` table
-/// lookups per `CRC_SLICES` bytes, independent of each other, instead of a chain.
-///
-/// 16 slices natively (as crc32fast does; a 16 KB table). On wasm one slice, bytewise
-/// (a 1 KB table): the table ships in the `.wasm`, and the CRC of a key is a few percent
-/// of the HMAC-SHA256 digest that follows it in software SHA-256.
+/// CRC-32 (IEEE 802.3). Natively crc32fast (slice-by-16 tables, 16 KB).
+#[cfg(not(target_arch = "wasm32"))]
+#[inline]
 fn crc32(data: &[u8]) -> u32 {
-    let t = &CRC_TABLES;
-    let (words, tail) = if CRC_SLICES >= 4 {
-        data.as_chunks::<CRC_SLICES>()
-    } else {
-        (&[][..], data)
-    };
-    let mut c = !0u32;
-    for w in words {
-        // With one slice (wasm) every byte goes through the tail loop below.
-        let Some((head, _)) = w.split_first_chunk::<4>() else {
-            break;
-        };
-        let head = u32::from_le_bytes(*head) ^ c;
-        c = 0;
-        for (j, &b) in w.iter().enumerate() {
-            let b = if j < 4 { (head >> (8 * j)) as u8 } else { b };
-            c ^= t[CRC_SLICES - 1 - j][usize::from(b)];
-        }
-    }
-    for &b in tail {
-        c = t[0][((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
-    }
-    !c
+    crc32fast::hash(data)
 }
 
-/// Bytes per step of [`crc32`].
-const CRC_SLICES: usize = if cfg!(target_arch = "wasm32") { 1 } else { 16 };
+/// CRC-32 (IEEE 802.3). On wasm the table ships in the `.wasm`, so it is computed a byte
+/// at a time from one 1 KB table: the CRC of a key is a few percent of the HMAC-SHA256
+/// digest that follows it in software SHA-256.
+#[cfg(target_arch = "wasm32")]
+#[inline]
+fn crc32(data: &[u8]) -> u32 {
+    crc32_bytewise(data)
+}
 
-/// `CRC_TABLES[0]` is the bytewise table; `CRC_TABLES[k][b]` is the CRC of byte `b`
-/// followed by `k` zero bytes.
-static CRC_TABLES: [[u32; 256]; CRC_SLICES] = {
-    let mut t = [[0u32; 256]; CRC_SLICES];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            c = if c & 1 == 1 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            bit += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut k = 1;
-    while k < CRC_SLICES {
+/// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), one table lookup per byte.
+#[cfg(any(target_arch = "wasm32", test))]
+fn crc32_bytewise(data: &[u8]) -> u32 {
+    static TABLE: [u32; 256] = {
+        let mut t = [0u32; 256];
         let mut i = 0;
         while i < 256 {
-            let prev = t[k - 1][i];
-            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            let mut c = i as u32;
+            let mut bit = 0;
+            while bit < 8 {
+                c = if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                bit += 1;
+            }
+            t[i] = c;
             i += 1;
         }
-        k += 1;
-    }
-    t
-};
+        t
+    };
+    !data.iter().fold(!0u32, |c, &b| {
+        TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
+    })
+}
 
 /// The 6-character base62 CRC32 (IEEE) checksum of `data`, most significant digit first.
 pub fn checksum(data: &[u8]) -> [u8; CHECKSUM_LEN] {
@@ -595,29 +571,15 @@ mod tests {
             .map_err(|e| e.code())
     }
 
-    /// The catalogue check values of CRC-32/ISO-HDLC (the IEEE CRC that zlib, PNG and
-    /// crc32fast compute).
+    /// The wasm build's bytewise CRC-32 gives the catalogue check values of
+    /// CRC-32/ISO-HDLC and agrees with crc32fast (the native one) at every length.
     #[test]
-    fn crc32_check_values() {
-        assert_eq!(crc32(b""), 0);
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(
-            crc32(b"The quick brown fox jumps over the lazy dog"),
-            0x414F_A339
-        );
-        // Every length through three 8-byte words plus a tail, against the bytewise form.
-        let data: Vec<u8> = (0u8..40).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
+    fn bytewise_crc32_agrees_with_crc32fast() {
+        assert_eq!(crc32_bytewise(b""), 0);
+        assert_eq!(crc32_bytewise(b"123456789"), 0xCBF4_3926);
+        let data: Vec<u8> = (0u8..=200).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
         for len in 0..=data.len() {
-            let bytewise = !data[..len].iter().fold(!0u32, |c, &b| {
-                (0..8).fold(c ^ u32::from(b), |c, _| {
-                    if c & 1 == 1 {
-                        0xEDB8_8320 ^ (c >> 1)
-                    } else {
-                        c >> 1
-                    }
-                })
-            });
-            assert_eq!(crc32(&data[..len]), bytewise, "length {len}");
+            assert_eq!(crc32_bytewise(&data[..len]), crc32(&data[..len]), "{len}");
         }
     }
 
