@@ -306,28 +306,71 @@ export type Auth =
   | { kind: "token"; source: "bearer"; kid: string; alg: Algorithm; claims: Claims }
   | { kind: "api_key" | "key_pair"; source: "bearer" | "x-api-key" | "key-pair"; key: ApiKey; principal: unknown };
 
+/** A value, or a Promise (or other thenable) of it: what an async callback returns. */
+export type MaybePromise<T> = T | PromiseLike<T>;
+
+/**
+ * Options of `expressMiddleware` and `verifyRequest`, whose callbacks may be sync or async
+ * (both are awaited). A callback that throws or rejects refuses the request: a
+ * `KeysealError` keeps its code and status; any other error is answered as
+ * `digest_mismatch` (401, from `verifyKey`) or `insufficient_scope` (403, from
+ * `authorize`), its message kept server-side in the refusal's `error.cause`.
+ */
 export interface HelperOptions<Req> {
   /** Verifies bearer tokens. Without it, tokens are rejected. */
   keyset?: Keyset;
   /** Verify options (`now` defaults to the clock). */
   verify?: VerifyOptions;
-  /** Looks an API key up and returns its principal, or throws. Without it, keys are rejected. */
-  verifyKey?: (key: ApiKey, request: Req) => unknown;
-  /** Throws (e.g. KeyPolicy.check) to deny an authenticated request. */
-  authorize?: (auth: Auth, request: Req) => void;
+  /**
+   * Looks an API key up and returns (or resolves to) its principal, or throws/rejects to
+   * refuse it. A principal of `undefined`, `null` or `false` refuses it too
+   * (`digest_mismatch`). Without it, keys are rejected.
+   */
+  verifyKey?: (key: ApiKey, request: Req) => MaybePromise<unknown>;
+  /**
+   * Runs after authentication; throws/rejects (e.g. KeyPolicy.check) or returns (resolves
+   * to) `false` to deny (`insufficient_scope`, 403, unless it threw a KeysealError).
+   * Defaults to allowing every authenticated request.
+   */
+  authorize?: (auth: Auth, request: Req) => MaybePromise<unknown>;
 }
 
-/** Express/Connect middleware: sets `req.keyseal`, or answers 401/403/500 with JSON. */
+/** Any value but a thenable (an object with a `then` method). */
+export type NotThenable = string | number | boolean | bigint | symbol | null | undefined | void | ({ then?: never } & object);
+
+/** Options of `verifyRequestSync`: the callbacks must return their result synchronously. */
+export interface SyncHelperOptions<Req> extends HelperOptions<Req> {
+  /** As in `HelperOptions`, but returning a thenable throws a TypeError. */
+  verifyKey?: (key: ApiKey, request: Req) => NotThenable;
+  /** As in `HelperOptions`, but returning a thenable throws a TypeError. */
+  authorize?: (auth: Auth, request: Req) => NotThenable;
+}
+
+/**
+ * Express/Connect middleware: awaits authentication, then sets `req.keyseal` and calls
+ * `next()`, or answers 401/403/500 with JSON (`{error, message}`) without calling `next`.
+ * The returned Promise never rejects; a failure to answer goes to `next(err)`.
+ */
 export function expressMiddleware(
   options: HelperOptions<any>,
-): (req: any, res: any, next: (err?: unknown) => void) => void;
+): (req: any, res: any, next: (err?: unknown) => void) => Promise<void>;
 
 export type VerifyRequestResult =
   | { ok: true; auth: Auth }
   | { ok: false; status: number; error: KeysealError; response(): Response };
 
-/** Fetch-API helper: `Request` -> result. */
-export function verifyRequest(request: Request, options: HelperOptions<Request>): VerifyRequestResult;
+/**
+ * Fetch-API helper: `const result = await verifyRequest(request, options)`. Awaits the
+ * callbacks (sync or async); a refusal resolves to `{ ok: false, ... }`, never rejects.
+ * The Promise rejects only on wrong option types (TypeError).
+ */
+export function verifyRequest(request: Request, options: HelperOptions<Request>): Promise<VerifyRequestResult>;
+
+/**
+ * `verifyRequest` without a Promise, for synchronous callbacks or none (token-only hot
+ * paths). Throws a TypeError when a callback returns a thenable: use `verifyRequest`.
+ */
+export function verifyRequestSync(request: Request, options: SyncHelperOptions<Request>): VerifyRequestResult;
 
 declare const keyseal: {
   KeysealError: typeof KeysealError;
@@ -344,5 +387,6 @@ declare const keyseal: {
   extractCredential: typeof extractCredential;
   expressMiddleware: typeof expressMiddleware;
   verifyRequest: typeof verifyRequest;
+  verifyRequestSync: typeof verifyRequestSync;
 };
 export default keyseal;

@@ -10,6 +10,13 @@ import { inspect } from "node:util";
 import { apiChecks } from "./checks.mjs";
 import { PKG, ROOT, loadVectors, nodeBackends, startWorker, wantWorkerd } from "./helpers.mjs";
 
+// Every unhandled rejection in this process, whichever test caused it: the helpers'
+// tests below fail when one appears (Node ends the process on one by default).
+const unhandled = [];
+process.on("unhandledRejection", (e) => unhandled.push(e));
+/** Lets pending rejections be reported (Node reports them after the microtask queue). */
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
 const errors = loadVectors().find((f) => f.name === "errors.json").data.codes;
 const errorCodes = errors.map((c) => c.code);
 const familyOf = Object.fromEntries(errors.map((c) => [c.code, c.family]));
@@ -84,6 +91,72 @@ for (const b of backends) {
       const b2 = new api.Keyset(new api.TokenKey("k", "b".repeat(32))).issue({ exp: 1 });
       assert.equal(a, b2);
       assert.ok(api.hmacSha256(Buffer.from("k"), "d") instanceof Uint8Array);
+    });
+
+    test("expressMiddleware over HTTP on 127.0.0.1: a rejecting async verifyKey is a 401, never the handler, never an unhandled rejection", async () => {
+      const key = new api.KeyFormat("acme").generate();
+      const before = unhandled.length;
+      let handled = 0;
+      let lookups = 0;
+      const serve = (options) =>
+        new Promise((resolve) => {
+          const mw = api.expressMiddleware(options);
+          const server = createServer((req, res) => {
+            mw(req, res, (err) => {
+              if (err) throw err;
+              handled += 1;
+              res.setHeader("content-type", "application/json");
+              res.end(JSON.stringify({ principal: req.keyseal.principal }));
+            });
+          });
+          server.listen(0, "127.0.0.1", () => resolve(server));
+        });
+      const get = async (server) => {
+        const res = await fetch(`http://127.0.0.1:${server.address().port}/`, { headers: { "x-api-key": key.expose() } });
+        return { status: res.status, body: await res.json() };
+      };
+      const down = await serve({
+        verifyKey: async () => {
+          lookups += 1;
+          await settle();
+          throw new Error("connection refused: postgres://app:hunter2@127.0.0.1/keys");
+        },
+      });
+      try {
+        const r = await get(down);
+        assert.deepEqual(r, { status: 401, body: { error: "digest_mismatch", message: "api key refused: verifyKey failed" } });
+        assert.equal(lookups, 1);
+        assert.equal(handled, 0, "the handler ran");
+      } finally {
+        down.close();
+      }
+      const up = await serve({ verifyKey: async (k) => ({ id: k.id }), authorize: async (auth) => auth.principal.id === key.id });
+      try {
+        assert.deepEqual(await get(up), { status: 200, body: { principal: { id: key.id } } });
+        assert.equal(handled, 1);
+      } finally {
+        up.close();
+      }
+      await settle();
+      assert.deepEqual(unhandled.slice(before), [], "unhandled rejections");
+    });
+
+    test("helpers given a rejecting Promise leave no unhandled rejection (verifyRequest, verifyRequestSync)", async () => {
+      const key = new api.KeyFormat("acme").generate().expose();
+      const req = () => new Request("http://127.0.0.1/", { headers: { "x-api-key": key } });
+      const before = unhandled.length;
+      const r = await api.verifyRequest(req(), { verifyKey: () => Promise.reject(new Error("db down")) });
+      assert.deepEqual([r.ok, r.status, r.error.code], [false, 401, "digest_mismatch"]);
+      assert.throws(
+        () => api.verifyRequestSync(req(), { verifyKey: () => Promise.reject(new Error("db down")) }),
+        (e) => e instanceof TypeError && /verifyKey returned a Promise/.test(e.message),
+      );
+      assert.throws(
+        () => api.verifyRequestSync(req(), { verifyKey: (k) => ({ id: k.id }), authorize: async () => { throw new Error("acl down"); } }),
+        (e) => e instanceof TypeError && /authorize returned a Promise/.test(e.message),
+      );
+      await settle();
+      assert.deepEqual(unhandled.slice(before), [], "unhandled rejections");
     });
 
     test("headers from Node's IncomingHttpHeaders (real request on 127.0.0.1)", async () => {

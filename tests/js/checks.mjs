@@ -241,26 +241,176 @@ export async function apiChecks(api, { errorCodes, familyOf }) {
       throwsType(() => new api.KeyPolicy({ expiresAt: NaN }), "expiresAt must be a finite number", "NaN expiry");
       throwsCode(api, () => new api.KeyPolicy({ expiresAt: NOW }).check({ now: NOW }), "key_expired", "PolicyError", "expired");
     },
-    "verifyRequest on Fetch Requests"() {
+    async "verifyRequest on Fetch Requests"() {
       const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
       const good = ks.issue({ sub: "u", exp: Math.floor(Date.now() / 1000) + 60 });
       const req = (t) => new Request("https://x.example/", { headers: { authorization: `Bearer ${t}` } });
-      const ok = api.verifyRequest(req(good), { keyset: ks });
+      const pending = api.verifyRequest(req(good), { keyset: ks });
+      if (!(pending instanceof Promise)) fail("verifyRequest did not return a Promise");
+      const ok = await pending;
       eq([ok.ok, ok.auth.kind, ok.auth.claims.sub], [true, "token", "u"], "ok");
-      const bad = api.verifyRequest(req(ks.issue({ exp: 1000 })), { keyset: ks });
+      const bad = await api.verifyRequest(req(ks.issue({ exp: 1000 })), { keyset: ks });
       eq([bad.ok, bad.status, bad.error.code], [false, 401, "token_expired"], "expired");
       const res = bad.response();
       eq([res.status, res.headers.get("www-authenticate")], [401, 'Bearer error="invalid_token"'], "response");
-      const denied = api.verifyRequest(req(good), {
+      const denied = await api.verifyRequest(req(good), {
         keyset: ks,
         authorize: () => new api.KeyPolicy({ readOnly: true }).check({ method: "DELETE" }),
       });
       eq([denied.status, denied.error.code], [403, "read_only_key"], "403");
-      const broken = api.verifyRequest(req(good), { keyset: ks, authorize: () => { throw new Error("db password is hunter2"); } });
-      eq([broken.ok, broken.status, broken.error.name], [false, 500, "InternalError"], "500");
-      return broken.response().text().then((body) => {
-        if (body.includes("hunter2")) fail("a server-side error message reached the client");
-      });
+      const broken = await api.verifyRequest(req(good), { keyset: ks, authorize: () => { throw new Error("db password is hunter2"); } });
+      eq([broken.ok, broken.status, broken.error.code, broken.error.name], [false, 403, "insufficient_scope", "PolicyError"], "a generic error refuses");
+      const body = await broken.response().text();
+      if (body.includes("hunter2")) fail("a callback's error message reached the client");
+      if (!(broken.error.cause instanceof Error) || !broken.error.cause.message.includes("hunter2")) fail("the callback's error is not kept in cause");
+      const missing = await api.verifyRequest(new Request("https://x.example/"), { keyset: ks });
+      eq([missing.ok, missing.status, missing.error.code], [false, 401, "missing_credential"], "missing");
+      const internal = await api.verifyRequest(req(good), { keyset: ks, authorize: () => { throw new api.KeysealError("storage_unavailable", "storage unavailable: db down"); } });
+      eq([internal.status, internal.error.code], [500, "storage_unavailable"], "a KeysealError keeps its code");
+      eq(await internal.response().json(), { error: "internal", message: "internal error" }, "500 body");
+      const typo = await api.verifyRequest(req(good), { keyset: ks, verifyKey: "nope" }).then(() => "resolved", (e) => e);
+      if (!(typo instanceof TypeError) || !typo.message.includes("verifyKey must be a function")) fail(`bad options: ${typo}`);
+    },
+    async "verifyRequest: a rejecting async verifyKey is a 401 and never reaches the handler"() {
+      const key = new api.KeyFormat("acme").generate().expose();
+      let handled = 0;
+      /** A Worker's fetch handler: the app's code runs only after `result.ok`. */
+      const serve = async (verifyKey) => {
+        const result = await api.verifyRequest(new Request("https://x.example/", { headers: { "x-api-key": key } }), { verifyKey });
+        if (!result.ok) return result.response();
+        handled += 1;
+        return Response.json({ principal: result.auth.principal });
+      };
+      let calls = 0;
+      const rejecting = async (k) => {
+        calls += 1;
+        if (k.expose() !== key) fail("verifyKey got another key");
+        throw new Error("connection refused: postgres://app:hunter2@db");
+      };
+      const res = await serve(rejecting);
+      eq([res.status, calls, handled], [401, 1, 0], "status, calls, handled");
+      eq(res.headers.get("www-authenticate"), 'Bearer error="invalid_token"', "www-authenticate");
+      const text = await res.text();
+      if (text.includes("hunter2") || text.includes("postgres")) fail("the rejection's message reached the client");
+      eq(JSON.parse(text).error, "digest_mismatch", "code");
+      const keyseal = await serve(() => Promise.reject(new api.PolicyError("key_revoked", "key revoked: the key was revoked")));
+      eq([keyseal.status, (await keyseal.json()).error, handled], [403, "key_revoked", 0], "a rejected KeysealError keeps its code");
+      for (const none of [undefined, null, false]) {
+        const r = await serve(async () => none);
+        eq([r.status, (await r.json()).error, handled], [401, "digest_mismatch", 0], `resolved to ${none}`);
+      }
+      const thenable = await serve(() => ({ then(_, reject) { reject(new Error("lazy query failed")); } }));
+      eq([thenable.status, handled], [401, 0], "a rejecting thenable");
+    },
+    async "verifyRequest: an async verifyKey that resolves to a principal is accepted"() {
+      const format = new api.KeyFormat("acme");
+      const key = format.generate();
+      const peppers = new api.PepperSet(new api.Pepper("p1", "pepper-secret-0123456789"));
+      const db = new Map([[key.id, { digest: peppers.digest(key.expose()), owner: "u1" }]]);
+      const verifyKey = async (k) => {
+        await new Promise((r) => setTimeout(r, 1)); // a real round trip to the "database"
+        const row = db.get(k.id);
+        if (!row) throw new api.SignatureError("digest_mismatch", "digest mismatch: unknown key");
+        peppers.verify(k.expose(), row.digest);
+        return { id: k.id, owner: row.owner };
+      };
+      const req = (v) => new Request("https://x.example/", { headers: { "x-api-key": v } });
+      const ok = await api.verifyRequest(req(key.expose()), { verifyKey });
+      eq([ok.ok, ok.auth.kind, ok.auth.source, ok.auth.key.id, ok.auth.principal], [true, "api_key", "x-api-key", key.id, { id: key.id, owner: "u1" }], "accepted");
+      const other = format.generate().expose();
+      const unknown = await api.verifyRequest(req(other), { verifyKey });
+      eq([unknown.ok, unknown.status, unknown.error.code], [false, 401, "digest_mismatch"], "unknown key");
+      const sync = await api.verifyRequest(req(key.expose()), { verifyKey: (k) => ({ id: k.id }) });
+      eq([sync.ok, sync.auth.principal], [true, { id: key.id }], "a sync verifyKey still works");
+    },
+    async "verifyRequest: an async authorize that rejects or returns false refuses"() {
+      const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
+      const token = ks.issue({ sub: "u", exp: Math.floor(Date.now() / 1000) + 60 });
+      const key = new api.KeyFormat("acme").generate().expose();
+      const requests = {
+        token: () => new Request("https://x.example/", { headers: { authorization: `Bearer ${token}` } }),
+        key: () => new Request("https://x.example/", { headers: { "x-api-key": key } }),
+      };
+      const verifyKey = async (k) => ({ id: k.id });
+      const cases = [
+        ["rejects", async () => { throw new Error("acl service down"); }, 403, "insufficient_scope"],
+        ["rejects with a PolicyError", async () => new api.KeyPolicy({ revoked: true }).check(), 403, "key_revoked"],
+        ["resolves to false", async () => false, 403, "insufficient_scope"],
+        ["returns false", () => false, 403, "insufficient_scope"],
+        ["returns a rejected Promise", () => Promise.reject(new api.CredentialError("missing_credential", "missing credential: none")), 401, "missing_credential"],
+      ];
+      for (const [kind, request] of Object.entries(requests)) {
+        for (const [what, authorize, status, code] of cases) {
+          const r = await api.verifyRequest(request(), { keyset: ks, verifyKey, authorize });
+          eq([r.ok, r.status, r.error && r.error.code], [false, status, code], `${kind}: authorize ${what}`);
+          if ((await r.response().text()).includes("acl service")) fail("the rejection's message reached the client");
+        }
+        for (const allow of [async () => true, async () => undefined, () => undefined]) {
+          const r = await api.verifyRequest(request(), { keyset: ks, verifyKey, authorize: allow });
+          eq(r.ok, true, `${kind}: authorize allows`);
+        }
+      }
+      const seen = [];
+      await api.verifyRequest(requests.key(), { verifyKey, authorize: async (auth) => { seen.push(auth.principal); } });
+      eq(seen, [{ id: api.parseKey(key).id }], "authorize gets the resolved principal, not a Promise");
+    },
+    "verifyRequestSync: sync callbacks work; a thenable from a callback throws a TypeError"() {
+      const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
+      const token = ks.issue({ sub: "u", exp: Math.floor(Date.now() / 1000) + 60 });
+      const key = new api.KeyFormat("acme").generate().expose();
+      const tokenReq = () => new Request("https://x.example/", { headers: { authorization: `Bearer ${token}` } });
+      const keyReq = () => new Request("https://x.example/", { headers: { "x-api-key": key } });
+      const ok = api.verifyRequestSync(tokenReq(), { keyset: ks });
+      if (ok instanceof Promise) fail("verifyRequestSync returned a Promise");
+      eq([ok.ok, ok.auth.claims.sub], [true, "u"], "token");
+      eq(api.verifyRequestSync(keyReq(), { verifyKey: (k) => ({ id: k.id }) }).auth.principal, { id: api.parseKey(key).id }, "sync verifyKey");
+      const refused = api.verifyRequestSync(keyReq(), { verifyKey: () => { throw new Error("hunter2"); } });
+      eq([refused.ok, refused.status, refused.error.code], [false, 401, "digest_mismatch"], "a throwing verifyKey refuses");
+      eq(api.verifyRequestSync(keyReq(), { verifyKey: () => null }).status, 401, "no principal");
+      eq(api.verifyRequestSync(tokenReq(), { keyset: ks, authorize: () => false }).status, 403, "authorize false");
+      const thenables = [
+        ["verifyKey", { verifyKey: async (k) => ({ id: k.id }) }, keyReq],
+        ["verifyKey", { verifyKey: () => Promise.reject(new Error("db down")) }, keyReq],
+        ["verifyKey", { verifyKey: () => ({ then(resolve) { resolve({ id: "x" }); } }) }, keyReq],
+        ["authorize", { keyset: ks, authorize: async () => true }, tokenReq],
+        ["authorize", { keyset: ks, authorize: () => Promise.reject(new Error("acl down")) }, tokenReq],
+      ];
+      for (const [name, options, request] of thenables) {
+        throwsType(() => api.verifyRequestSync(request(), options), `${name} returned a`, `${name} thenable`);
+      }
+    },
+    async "expressMiddleware awaits callbacks; a refusal answers and never calls next"() {
+      const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
+      const token = ks.issue({ sub: "u", exp: Math.floor(Date.now() / 1000) + 60 });
+      const key = new api.KeyFormat("acme").generate().expose();
+      /** A minimal Node-style request/response pair and a `next` that records its calls. */
+      const run = async (options, headers = { "x-api-key": key }, nextImpl = () => {}) => {
+        const req = { headers, method: "GET" };
+        const res = {
+          statusCode: 200, headers: {}, body: undefined, headersSent: false,
+          setHeader(n, v) { this.headers[n] = v; },
+          end(b) { this.body = b; this.headersSent = true; },
+        };
+        const nexts = [];
+        const out = api.expressMiddleware(options)(req, res, (...args) => { nexts.push(args); nextImpl(...args); });
+        if (!(out instanceof Promise)) fail("the middleware did not return a Promise");
+        await out; // never rejects
+        return { req, res, nexts };
+      };
+      const rejected = await run({ verifyKey: async () => { throw new Error("connection refused: hunter2"); } });
+      eq([rejected.res.statusCode, rejected.nexts.length, rejected.req.keyseal], [401, 0, undefined], "rejecting verifyKey");
+      eq(JSON.parse(rejected.res.body), { error: "digest_mismatch", message: "api key refused: verifyKey failed" }, "body");
+      eq(rejected.res.headers["www-authenticate"], 'Bearer error="invalid_token"', "www-authenticate");
+      const accepted = await run({ verifyKey: async (k) => ({ id: k.id }) });
+      eq([accepted.nexts, accepted.req.keyseal.principal, accepted.res.body], [[[]], { id: api.parseKey(key).id }, undefined], "resolving verifyKey");
+      const denied = await run({ verifyKey: async (k) => ({ id: k.id }), authorize: async () => false });
+      eq([denied.res.statusCode, denied.nexts.length], [403, 0], "authorize resolves false");
+      const policy = await run({ keyset: ks, authorize: () => Promise.reject(new api.PolicyError("read_only_key", "read-only key")) }, { authorization: `Bearer ${token}` });
+      eq([policy.res.statusCode, JSON.parse(policy.res.body).error, policy.nexts.length], [403, "read_only_key", 0], "authorize rejects");
+      const unsupported = await run({ keyset: ks });
+      eq([unsupported.res.statusCode, JSON.parse(unsupported.res.body).error, unsupported.nexts.length], [401, "unsupported_auth_scheme", 0], "no verifyKey");
+      const thrower = await run({ verifyKey: async (k) => ({ id: k.id }) }, undefined, (err) => { if (err === undefined) throw new Error("route failed"); });
+      eq([thrower.nexts.length, thrower.nexts[1] && thrower.nexts[1][0].message], [2, "route failed"], "next() throwing goes to next(err)");
     },
   };
   const out = [];

@@ -126,8 +126,8 @@ function createApi(native, backend) {
   }
 
   /** A keyseal error raised by this JS layer itself (helpers), with a core code. */
-  function jsError(code, message) {
-    return new (classOfFamily(FAMILY_OF.get(code)))(code, message);
+  function jsError(code, message, options) {
+    return new (classOfFamily(FAMILY_OF.get(code)))(code, message, options);
   }
 
   function str(name, v) {
@@ -575,29 +575,112 @@ function createApi(native, backend) {
     return new Credential(r[0], r[1], r[2]);
   }
 
+  // The HTTP helpers. `verifyKey` and `authorize` are the application's callbacks: a
+  // database, KV or D1 lookup makes them async, so the helpers await them. Every way a
+  // callback can fail is a refusal: a thrown or rejected KeysealError keeps its code; any
+  // other error becomes the refusal below (its message stays server-side, in `cause`);
+  // a principal of undefined, null or false, or an `authorize` result of false, refuses.
+  // The sync variant refuses a thenable outright: a Promise is not a principal.
+
+  /** How `verifyKey` refusals are answered when it gave no KeysealError: 401. */
+  const KEY_REFUSED = "digest_mismatch";
+  /** How `authorize` refusals are answered when it gave no KeysealError: 403. */
+  const REQUEST_REFUSED = "insufficient_scope";
+
+  /** The refusal a failed callback becomes; `e` is what it threw or rejected with. */
+  function refusal(name, e) {
+    if (e instanceof KeysealError) return e;
+    return name === "verifyKey"
+      ? jsError(KEY_REFUSED, "api key refused: verifyKey failed", { cause: e })
+      : jsError(REQUEST_REFUSED, "request refused: authorize failed", { cause: e });
+  }
+
+  function isThenable(v) {
+    return v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function";
+  }
+
+  /** Errors that the sync helper throws as they are instead of turning them into a result. */
+  const misuse = new WeakSet();
+
+  /** Calls a callback for the sync helper: a thenable result is a TypeError, not a value. */
+  function callSync(name, fn, a, b) {
+    let v;
+    let thenable;
+    try {
+      v = fn(a, b);
+      thenable = isThenable(v);
+    } catch (e) {
+      throw refusal(name, e);
+    }
+    if (thenable) {
+      // Its rejection, if any, must not become an unhandled rejection (which ends Node).
+      try { v.then(undefined, () => {}); } catch { /* a broken thenable: nothing to settle */ }
+      const e = new TypeError(`${name} returned a ${typeName(v)} (a thenable); verifyRequestSync needs a synchronous result: use verifyRequest, which awaits it`);
+      misuse.add(e);
+      throw e;
+    }
+    return v;
+  }
+
+  /** Awaits a callback for the async helpers; throwing, rejecting and a bad thenable refuse. */
+  async function callAsync(name, fn, a, b) {
+    try {
+      return await fn(a, b);
+    } catch (e) {
+      throw refusal(name, e);
+    }
+  }
+
   /**
-   * Authenticates a request's headers: a bearer token is verified with `options.keyset`
-   * (and `options.verify` options); an API key (or key pair) is parsed and handed to
-   * `options.verifyKey(apiKey, request)`, which returns the principal or throws. Then
-   * `options.authorize(auth, request)` may throw to deny (e.g. a KeyPolicy check).
+   * The steps before the callbacks: the one credential in `headers`, a bearer token
+   * verified with `options.keyset` (and `options.verify`), or an API key (or key pair)
+   * parsed for `options.verifyKey`. Returns `{auth}` for a token, `{cred, key}` for a key.
    */
-  function authenticate(headers, request, options) {
+  function credentialStep(headers, options) {
     const cred = extractCredential(headers);
-    let auth;
     if (cred.kind === "token") {
       if (!options.keyset) throw jsError("unsupported_auth_scheme", "unsupported credential: this endpoint accepts api keys only");
       // The options object itself is passed on (its compiled form is cached per object);
       // `now` defaults to the clock inside verify.
       const v = options.keyset.verify(cred.value, options.verify);
-      auth = { kind: "token", source: cred.source, kid: v.kid, alg: v.alg, claims: v.claims };
-    } else {
-      if (typeof options.verifyKey !== "function") {
-        throw jsError("unsupported_auth_scheme", "unsupported credential: this endpoint accepts bearer tokens only");
-      }
-      const key = parseKey(cred.value);
-      auth = { kind: cred.kind, source: cred.source, key, principal: options.verifyKey(key, request) };
+      return { auth: { kind: "token", source: cred.source, kid: v.kid, alg: v.alg, claims: v.claims } };
     }
-    if (typeof options.authorize === "function") options.authorize(auth, request);
+    if (typeof options.verifyKey !== "function") {
+      throw jsError("unsupported_auth_scheme", "unsupported credential: this endpoint accepts bearer tokens only");
+    }
+    return { cred, key: parseKey(cred.value) };
+  }
+
+  /** The auth of a key once `verifyKey` gave `principal`; no principal is a refusal. */
+  function keyAuth(step, principal) {
+    if (principal === undefined || principal === null || principal === false) {
+      throw jsError(KEY_REFUSED, `api key refused: verifyKey returned ${principal} instead of a principal`);
+    }
+    return { kind: step.cred.kind, source: step.cred.source, key: step.key, principal };
+  }
+
+  /** `authorize` returning false denies; anything else (undefined, true) allows. */
+  function authorized(result) {
+    if (result === false) throw jsError(REQUEST_REFUSED, "request refused: authorize returned false");
+  }
+
+  /**
+   * Authenticates a request: `options.verifyKey(apiKey, request)` returns (or resolves
+   * to) the principal, or throws/rejects; then `options.authorize(auth, request)` may
+   * throw/reject or return false to deny (e.g. a KeyPolicy check). Both are awaited.
+   */
+  async function authenticate(headers, request, options) {
+    const step = credentialStep(headers, options);
+    const auth = step.auth ?? keyAuth(step, await callAsync("verifyKey", options.verifyKey, step.key, request));
+    if (typeof options.authorize === "function") authorized(await callAsync("authorize", options.authorize, auth, request));
+    return auth;
+  }
+
+  /** `authenticate` for synchronous callbacks only: a thenable result throws a TypeError. */
+  function authenticateSync(headers, request, options) {
+    const step = credentialStep(headers, options);
+    const auth = step.auth ?? keyAuth(step, callSync("verifyKey", options.verifyKey, step.key, request));
+    if (typeof options.authorize === "function") authorized(callSync("authorize", options.authorize, auth, request));
     return auth;
   }
 
@@ -618,52 +701,90 @@ function createApi(native, backend) {
     if (o.keyset !== undefined && !(o.keyset instanceof Keyset)) {
       throw new TypeError(`keyset must be a Keyset, got ${typeName(o.keyset)}`);
     }
+    for (const name of ["verifyKey", "authorize"]) {
+      if (o[name] !== undefined && typeof o[name] !== "function") {
+        throw new TypeError(`${name} must be a function, got ${typeName(o[name])}`);
+      }
+    }
     return o;
   }
 
   /**
-   * Express/Connect middleware: sets `req.keyseal` to the authentication result, or
-   * answers 401 (bad or missing credential) / 403 (policy) / 500 with a JSON body
-   * `{error: code, message}`.
+   * Express/Connect middleware: awaits authentication (sync or async callbacks), then sets
+   * `req.keyseal` and calls `next()`, or answers 401 (bad or missing credential, refused
+   * key) / 403 (policy, authorize) / 500 with a JSON body `{error: code, message}` without
+   * calling `next`. It returns a Promise that never rejects: a failure to answer (headers
+   * already sent) or an error thrown by `next()` goes to `next(err)`.
    */
   function expressMiddleware(options) {
     const o = checkHelperOptions(options);
     return function keysealMiddleware(req, res, next) {
-      try {
-        req.keyseal = authenticate(req.headers, req, o);
-      } catch (e) {
-        const status = statusOf(e);
-        res.statusCode = status;
-        res.setHeader("content-type", "application/json");
-        if (status === 401) res.setHeader("www-authenticate", 'Bearer error="invalid_token"');
-        res.end(JSON.stringify(errorBody(e)));
-        return;
-      }
-      next();
+      return authenticate(req.headers, req, o)
+        .then(
+          (auth) => {
+            req.keyseal = auth;
+            next();
+          },
+          (e) => {
+            if (res.headersSent) throw e;
+            const status = statusOf(e);
+            res.statusCode = status;
+            res.setHeader("content-type", "application/json");
+            if (status === 401) res.setHeader("www-authenticate", 'Bearer error="invalid_token"');
+            res.end(JSON.stringify(errorBody(e)));
+          },
+        )
+        .catch((err) => {
+          // What a framework does when a synchronous middleware throws.
+          try { next(err); } catch { /* the framework failed too: nothing left to report to */ }
+        });
+    };
+  }
+
+  /** The result of the Fetch-API helpers for a refused request. */
+  function refused(e) {
+    // A TypeError here is a bad header value or request object: a 500, like other bugs.
+    const error =
+      e instanceof TypeError ? jsError("internal", `internal error: ${e.message}`, { cause: e }) : convert(e);
+    const status = statusOf(error);
+    return {
+      ok: false,
+      status,
+      error,
+      response() {
+        const headers = { "content-type": "application/json" };
+        if (status === 401) headers["www-authenticate"] = 'Bearer error="invalid_token"';
+        return new Response(JSON.stringify(errorBody(error)), { status, headers });
+      },
     };
   }
 
   /**
-   * Fetch-API helper: `Request` -> `{ok: true, auth}` or `{ok: false, status, error,
-   * response()}` where `response()` builds the JSON error `Response`.
+   * Fetch-API helper: `Request` -> Promise of `{ok: true, auth}` or `{ok: false, status,
+   * error, response()}` where `response()` builds the JSON error `Response`. Callbacks may
+   * be sync or async; a refusal never rejects the Promise (wrong option types do).
    */
-  function verifyRequest(request, options) {
+  async function verifyRequest(request, options) {
     const o = checkHelperOptions(options);
     try {
-      return { ok: true, auth: authenticate(request.headers, request, o) };
+      return { ok: true, auth: await authenticate(request.headers, request, o) };
     } catch (e) {
-      const error = e instanceof KeysealError ? e : convert(e);
-      const status = statusOf(error);
-      return {
-        ok: false,
-        status,
-        error,
-        response() {
-          const headers = { "content-type": "application/json" };
-          if (status === 401) headers["www-authenticate"] = 'Bearer error="invalid_token"';
-          return new Response(JSON.stringify(errorBody(error)), { status, headers });
-        },
-      };
+      return refused(e);
+    }
+  }
+
+  /**
+   * `verifyRequest` without a Promise, for synchronous callbacks (or none): token-only hot
+   * paths. Throws a TypeError when a callback returns a thenable (a Promise is not a
+   * principal); its rejection is handled, so it never becomes an unhandled rejection.
+   */
+  function verifyRequestSync(request, options) {
+    const o = checkHelperOptions(options);
+    try {
+      return { ok: true, auth: authenticateSync(request.headers, request, o) };
+    } catch (e) {
+      if (misuse.has(e)) throw e;
+      return refused(e);
     }
   }
 
@@ -686,6 +807,7 @@ function createApi(native, backend) {
     extractCredential,
     expressMiddleware,
     verifyRequest,
+    verifyRequestSync,
   });
 }
 
