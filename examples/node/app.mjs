@@ -9,18 +9,23 @@ import express from "express";
 import { KeyFormat, KeyPolicy, Keyset, Pepper, PepperSet, SignatureError, TokenKey, expressMiddleware } from "keyseal";
 
 /**
- * Builds the app. `store` maps key ids to `{digest, owner, scopes, readOnly, allowedIps}`
- * (a database in real life); secrets come from the environment in real life.
+ * Builds the app. `store` maps key ids to `{digest, owner, scopes, readOnly, allowedIps}`:
+ * anything with `get(id)` and `set(id, record)`, where `get` may return a Promise (a
+ * database in real life; a Map here). Secrets come from the environment in real life.
  */
 export function createApp({ tokenSecret, pepperSecret, store = new Map(), audience = "example-api" }) {
   const format = new KeyFormat("demo_live");
   const peppers = new PepperSet(new Pepper("p1", pepperSecret));
   const keyset = new Keyset(new TokenKey("t1", tokenSecret));
 
-  /** Looks the key up by id and checks its digest; returns the stored record. */
-  function verifyKey(key) {
+  /**
+   * Looks the key up by id and checks its digest; returns the stored record. Async, as a
+   * database lookup is: the middleware awaits it, and a failed lookup (a rejection) is a
+   * 401 that never reaches the routes.
+   */
+  async function verifyKey(key) {
     format.check(key.expose());
-    const record = store.get(key.id);
+    const record = await store.get(key.id);
     // An unknown id gets the same answer as a wrong secret.
     if (!record) throw new SignatureError("digest_mismatch", "digest mismatch: the api key does not match the stored digest");
     const status = peppers.verify(key.expose(), record.digest);

@@ -12,8 +12,9 @@ describe("examples/node (Express on 127.0.0.1)", () => {
   let server;
   let base;
   let ctx;
+  let createApp;
   before(async () => {
-    const { createApp } = await import(join(ROOT, "examples", "node", "app.mjs"));
+    ({ createApp } = await import(join(ROOT, "examples", "node", "app.mjs")));
     ctx = createApp({ tokenSecret: "example-token-secret-0123456789abcdef", pepperSecret: "example-pepper-0123" });
     server = await new Promise((resolve) => {
       const s = ctx.app.listen(0, "127.0.0.1", () => resolve(s));
@@ -51,6 +52,44 @@ describe("examples/node (Express on 127.0.0.1)", () => {
     // Swapping in another key's secret half breaks the checksum before any lookup.
     const forged = `${key.accessKey}_${other.exposeSecretKey()}`;
     assert.equal((await call("GET", "/items", { "x-api-key": forged })).body.error, "bad_checksum");
+  });
+
+  test("a key whose lookup rejects (database down) is 401 and never reaches a route", async () => {
+    // The same app over a store whose async get() fails: verifyKey rejects.
+    const lookups = [];
+    const down = {
+      get: async (id) => {
+        lookups.push(id);
+        throw new Error("connection refused: postgres://app:hunter2@127.0.0.1/keys");
+      },
+      set: () => {},
+    };
+    const broken = createApp({ tokenSecret: "example-token-secret-0123456789abcdef", pepperSecret: "example-pepper-0123", store: down });
+    // Past the middleware, /items and /token answer 200/201 from their routes and
+    // /nowhere falls through to this counter: a 401 on each, and no count, shows that
+    // no request got past it.
+    let routed = 0;
+    broken.app.use((req, res, next) => {
+      routed += 1;
+      next();
+    });
+    const s = await new Promise((resolve) => {
+      const srv = broken.app.listen(0, "127.0.0.1", () => resolve(srv));
+    });
+    try {
+      const key = broken.issueKey({ owner: "u6", scopes: ["items:*"] });
+      for (const [method, path] of [["GET", "/items"], ["POST", "/items"], ["POST", "/token"], ["GET", "/nowhere"]]) {
+        const res = await fetch(`http://127.0.0.1:${s.address().port}${path}`, { method, headers: { "x-api-key": key.expose() } });
+        const text = await res.text();
+        assert.equal(res.status, 401, `${method} ${path}`);
+        assert.deepEqual(JSON.parse(text), { error: "digest_mismatch", message: "api key refused: verifyKey failed" });
+        assert.ok(!text.includes("hunter2"));
+      }
+      assert.deepEqual(lookups, [key.id, key.id, key.id, key.id]);
+      assert.equal(routed, 0, "a request went past the middleware");
+    } finally {
+      s.close();
+    }
   });
 
   test("exchange an API key for a token, then use the token", async () => {

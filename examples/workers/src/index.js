@@ -8,7 +8,9 @@ let keyset; // built once per isolate, not per request
 export default {
   async fetch(request, env) {
     keyset ??= new Keyset(new TokenKey(env.TOKEN_KID, env.TOKEN_SECRET));
-    const result = verifyRequest(request, {
+    // Awaits the callbacks: `authorize` (and `verifyKey`, for API keys) may be async, e.g. a
+    // KV or D1 lookup; one that throws or rejects is a refusal.
+    const result = await verifyRequest(request, {
       keyset,
       verify: { audience: env.AUDIENCE, issuer: env.ISSUER },
       authorize(auth, req) {
