@@ -1,6 +1,7 @@
 // API behaviour on every backend (tests/js/checks.mjs, also run inside workerd), plus the
 // Node-only contracts: inspect output, types vs runtime exports, versions, Node headers.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { connect } from "node:net";
@@ -49,6 +50,13 @@ test("the TS union of codes equals the core's list (errors.json)", () => {
     assert.ok(m, `index.d.ts has ${alias}`);
     assert.deepEqual([...m[1].matchAll(/"([a-z0-9_]+)"/g)].map((x) => x[1]), codes.map((c) => c.code), alias);
   }
+});
+
+test("index.d.ts types the helpers: async callbacks where awaited, refused by verifyRequestSync (tsc)", () => {
+  // tests/js/types/helpers.ts holds `@ts-expect-error` lines: tsc fails when one compiles.
+  const tsc = join(ROOT, "tests", "js", "node_modules", "typescript", "bin", "tsc");
+  const r = spawnSync(process.execPath, [tsc, "-p", join(ROOT, "tests", "js", "types", "tsconfig.json")], { encoding: "utf8" });
+  assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
 });
 
 test("package.json version equals the workspace version", () => {
