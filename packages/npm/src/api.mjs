@@ -602,12 +602,14 @@ function createApi(native, backend) {
   /** Errors that the sync helper throws as they are instead of turning them into a result. */
   const misuse = new WeakSet();
 
+  // Callbacks are called as methods of the options object, as they always were.
+
   /** Calls a callback for the sync helper: a thenable result is a TypeError, not a value. */
-  function callSync(name, fn, a, b) {
+  function callSync(options, name, a, b) {
     let v;
     let thenable;
     try {
-      v = fn(a, b);
+      v = options[name](a, b);
       thenable = isThenable(v);
     } catch (e) {
       throw refusal(name, e);
@@ -623,9 +625,9 @@ function createApi(native, backend) {
   }
 
   /** Awaits a callback for the async helpers; throwing, rejecting and a bad thenable refuse. */
-  async function callAsync(name, fn, a, b) {
+  async function callAsync(options, name, a, b) {
     try {
-      return await fn(a, b);
+      return await options[name](a, b);
     } catch (e) {
       throw refusal(name, e);
     }
@@ -654,7 +656,7 @@ function createApi(native, backend) {
   /** The auth of a key once `verifyKey` gave `principal`; no principal is a refusal. */
   function keyAuth(step, principal) {
     if (principal === undefined || principal === null || principal === false) {
-      throw jsError(KEY_REFUSED, `api key refused: verifyKey returned ${principal} instead of a principal`);
+      throw jsError(KEY_REFUSED, `api key refused: expected a principal from verifyKey, found ${principal}`);
     }
     return { kind: step.cred.kind, source: step.cred.source, key: step.key, principal };
   }
@@ -671,16 +673,16 @@ function createApi(native, backend) {
    */
   async function authenticate(headers, request, options) {
     const step = credentialStep(headers, options);
-    const auth = step.auth ?? keyAuth(step, await callAsync("verifyKey", options.verifyKey, step.key, request));
-    if (typeof options.authorize === "function") authorized(await callAsync("authorize", options.authorize, auth, request));
+    const auth = step.auth ?? keyAuth(step, await callAsync(options, "verifyKey", step.key, request));
+    if (typeof options.authorize === "function") authorized(await callAsync(options, "authorize", auth, request));
     return auth;
   }
 
   /** `authenticate` for synchronous callbacks only: a thenable result throws a TypeError. */
   function authenticateSync(headers, request, options) {
     const step = credentialStep(headers, options);
-    const auth = step.auth ?? keyAuth(step, callSync("verifyKey", options.verifyKey, step.key, request));
-    if (typeof options.authorize === "function") authorized(callSync("authorize", options.authorize, auth, request));
+    const auth = step.auth ?? keyAuth(step, callSync(options, "verifyKey", step.key, request));
+    if (typeof options.authorize === "function") authorized(callSync(options, "authorize", auth, request));
     return auth;
   }
 
