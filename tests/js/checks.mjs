@@ -384,10 +384,10 @@ export async function apiChecks(api, { errorCodes, familyOf }) {
       const token = ks.issue({ sub: "u", exp: Math.floor(Date.now() / 1000) + 60 });
       const key = new api.KeyFormat("acme").generate().expose();
       /** A minimal Node-style request/response pair and a `next` that records its calls. */
-      const run = async (options, headers = { "x-api-key": key }, nextImpl = () => {}) => {
+      const run = async (options, headers = { "x-api-key": key }, nextImpl = () => {}, headersSent = false) => {
         const req = { headers, method: "GET" };
         const res = {
-          statusCode: 200, headers: {}, body: undefined, headersSent: false,
+          statusCode: 200, headers: {}, body: undefined, headersSent,
           setHeader(n, v) { this.headers[n] = v; },
           end(b) { this.body = b; this.headersSent = true; },
         };
@@ -411,6 +411,8 @@ export async function apiChecks(api, { errorCodes, familyOf }) {
       eq([unsupported.res.statusCode, JSON.parse(unsupported.res.body).error, unsupported.nexts.length], [401, "unsupported_auth_scheme", 0], "no verifyKey");
       const thrower = await run({ verifyKey: async (k) => ({ id: k.id }) }, undefined, (err) => { if (err === undefined) throw new Error("route failed"); });
       eq([thrower.nexts.length, thrower.nexts[1] && thrower.nexts[1][0].message], [2, "route failed"], "next() throwing goes to next(err)");
+      const late = await run({ verifyKey: async () => null }, undefined, undefined, true);
+      eq([late.nexts.length, late.nexts[0] && late.nexts[0][0].code, late.res.body, late.req.keyseal], [1, "digest_mismatch", undefined, undefined], "headers already sent: next(err)");
     },
   };
   const out = [];
