@@ -1593,11 +1593,7 @@ impl Registry {
 
     /// [`Registry::verify_token`] when it can answer from memory alone; `None` when the
     /// key's record is not cached (see [`Registry::verify_cached`]).
-    pub fn verify_token_cached(
-        &self,
-        token: &str,
-        now: i64,
-    ) -> Option<Result<TokenCheck, Error>> {
+    pub fn verify_token_cached(&self, token: &str, now: i64) -> Option<Result<TokenCheck, Error>> {
         self.verify_token_with(token, now, false).transpose()
     }
 

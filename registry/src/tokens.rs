@@ -167,8 +167,10 @@ mod tests {
             binding(&c).unwrap_err().error_code(),
             ErrorCode::MissingClaim
         );
-        c.extra
-            .insert(ACCOUNT_CLAIM.into(), Value::Number(serde_json::Number::from(3)));
+        c.extra.insert(
+            ACCOUNT_CLAIM.into(),
+            Value::Number(serde_json::Number::from(3)),
+        );
         assert_eq!(
             binding(&c).unwrap_err().error_code(),
             ErrorCode::InvalidClaim

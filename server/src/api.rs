@@ -22,9 +22,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use keyseal::{
-    Credential, Error, ErrorCode, RequestContext, extract_credential,
-};
+use keyseal::{Credential, Error, ErrorCode, RequestContext, extract_credential};
 use keyseal_registry::{
     Actor, AuditQuery, KeyPatch, KeyRecord, KeyStatus, ListQuery, NewKey, Page, Registry,
     TokenCheck,
@@ -819,11 +817,7 @@ async fn list_keys(
 
 type KeyPath = Result<Path<(String, String)>, axum::extract::rejection::PathRejection>;
 
-async fn get_key(
-    State(st): St,
-    Manager(caller): Reader,
-    path: KeyPath,
-) -> ApiResult {
+async fn get_key(State(st): St, Manager(caller): Reader, path: KeyPath) -> ApiResult {
     let Path((account, id)) = path.map_err(path_err)?;
     let rec = op(&st, move |reg| {
         reg.get(&account, &reg.resolve_key(&account, &id)?)
@@ -1261,13 +1255,15 @@ async fn whoami(
 
 async fn token_verify(State(st): St, PublicBody(body): PublicBody) -> ApiResult {
     let b: TokenVerifyBody = parse_json(&body)?;
-    let out = check_token(&st, b.token).await?.and_then(|c| match &b.account {
-        Some(a) if *a != c.record.account => Err(Error::InvalidClaim {
-            claim: keyseal_registry::ACCOUNT_CLAIM,
-            expected: "the account the caller serves",
-        }),
-        _ => Ok(c),
-    });
+    let out = check_token(&st, b.token)
+        .await?
+        .and_then(|c| match &b.account {
+            Some(a) if *a != c.record.account => Err(Error::InvalidClaim {
+                claim: keyseal_registry::ACCOUNT_CLAIM,
+                expected: "the account the caller serves",
+            }),
+            _ => Ok(c),
+        });
     Ok(Json(match out {
         Ok(c) => json!({
             "valid": true,
@@ -1435,6 +1431,40 @@ pub fn router(state: Arc<AppState>) -> Router {
 mod tests {
     #![allow(clippy::expect_used, clippy::unwrap_used)]
     use super::*;
+
+    fn state(dir: &std::path::Path) -> Arc<AppState> {
+        use keyseal::{KeyFormat, Pepper, PepperSet};
+        let peppers = PepperSet::new(Pepper::new("p1", &[7u8; 32]).unwrap());
+        let cfg = keyseal_registry::RegistryConfig::new(KeyFormat::new("ks").unwrap(), peppers);
+        let storage =
+            keyseal_registry::Storage::Sqlite(dir.join("k.db").to_string_lossy().into_owned());
+        let reg = Registry::open(storage, cfg).unwrap();
+        Arc::new(AppState::new(Arc::new(reg), 4, &Limits::default()))
+    }
+
+    /// A flood of unknown keys holds every verify-path lookup slot; management calls run
+    /// on slots of their own and still complete.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn management_calls_never_wait_for_verify_lookups() {
+        let dir = std::env::temp_dir().join(format!("keyseal-api-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let st = state(&dir);
+        let held: Vec<_> = (0..st.registry.config().max_concurrent_lookups)
+            .map(|_| st.lookup_slots.try_acquire().expect("a free lookup slot"))
+            .collect();
+        assert!(st.lookup_slots.try_acquire().is_err());
+        let listed = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            op(&st, |reg| reg.list("acct", &ListQuery::default())),
+        )
+        .await;
+        assert!(
+            matches!(listed, Ok(Ok(_))),
+            "a management call waited for verify-path slots"
+        );
+        drop(held);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn if_match_forms() {

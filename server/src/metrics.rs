@@ -164,13 +164,7 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
 impl Metrics {
     /// Counts a request on `route` (a route template of the router, or `unmatched`: a
     /// closed set) and records its latency.
-    pub fn request(
-        &self,
-        method: &axum::http::Method,
-        route: &str,
-        status: u16,
-        d: Duration,
-    ) {
+    pub fn request(&self, method: &axum::http::Method, route: &str, status: u16, d: Duration) {
         let method = method_label(method);
         self.requests.inc(&(method, route, status), || {
             format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"")
