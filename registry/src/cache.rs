@@ -20,12 +20,18 @@ use crate::types::{Actor, KeyRecord};
 
 const SHARDS: usize = 16;
 
-/// "None" for the optional times kept inline (unix seconds never reach it).
-const NONE: i64 = i64::MIN;
-
-fn opt(v: i64) -> Option<i64> {
-    (v != NONE).then_some(v)
+/// An optional time kept inline: its presence is a flag bit of [`Entry::flags`], never a
+/// reserved value (any `i64` a database row holds stays a real time, so no stored value
+/// can turn "expires at this time" into "never expires").
+#[derive(Clone, Copy)]
+struct OptTime {
+    bit: u8,
 }
+
+const EXPIRES_AT: OptTime = OptTime { bit: 16 };
+const DELETED_AT: OptTime = OptTime { bit: 32 };
+const LAST_USED_AT: OptTime = OptTime { bit: 64 };
+const PREV_UNTIL: OptTime = OptTime { bit: 128 };
 
 /// The text fields of a cached record, in the order of [`Entry::text`].
 #[derive(Clone, Copy)]
@@ -63,10 +69,11 @@ pub(crate) struct Entry {
     created_at: i64,
     modified_at: i64,
     version: u64,
+    /// Meaningful when `flags` has [`EXPIRES_AT`]'s bit (as the next three).
     expires_at: i64,
     deleted_at: i64,
     last_used_at: i64,
-    /// When the previous digest stops verifying (after a roll); [`NONE`] without one.
+    /// When the previous digest stops verifying (after a roll).
     prev_until: i64,
     /// When the entry was loaded (registry clock), for the staleness bound.
     pub(crate) loaded_at: i64,
@@ -119,6 +126,10 @@ impl Entry {
             (record.read_only, READ_ONLY),
             (record.owner.is_some(), HAS_OWNER),
             (record.role.is_some(), HAS_ROLE),
+            (record.expires_at.is_some(), EXPIRES_AT.bit),
+            (record.deleted_at.is_some(), DELETED_AT.bit),
+            (record.last_used_at.is_some(), LAST_USED_AT.bit),
+            (prev.is_some(), PREV_UNTIL.bit),
         ] {
             if on {
                 flags |= bit;
@@ -131,14 +142,18 @@ impl Entry {
             created_at: record.created_at,
             modified_at: record.modified_at,
             version: record.version,
-            expires_at: record.expires_at.unwrap_or(NONE),
-            deleted_at: record.deleted_at.unwrap_or(NONE),
-            last_used_at: record.last_used_at.unwrap_or(NONE),
-            prev_until: prev.map_or(NONE, |p| p.1),
+            expires_at: record.expires_at.unwrap_or(0),
+            deleted_at: record.deleted_at.unwrap_or(0),
+            last_used_at: record.last_used_at.unwrap_or(0),
+            prev_until: prev.map_or(0, |p| p.1),
             loaded_at,
             last_used: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
             referenced: AtomicBool::new(false),
         })
+    }
+
+    fn time(&self, t: OptTime, value: i64) -> Option<i64> {
+        (self.flags & t.bit != 0).then_some(value)
     }
 
     fn field(&self, f: F) -> &str {
@@ -167,7 +182,8 @@ impl Entry {
 
     /// The previous digest and the unix second it stops verifying (after a roll).
     pub(crate) fn prev(&self) -> Option<(&str, i64)> {
-        opt(self.prev_until).map(|until| (self.field(F::PrevDigest), until))
+        self.time(PREV_UNTIL, self.prev_until)
+            .map(|until| (self.field(F::PrevDigest), until))
     }
 
     /// The record as loaded (`last_used_at` as of loading).
@@ -192,16 +208,16 @@ impl Entry {
             read_only: flag(READ_ONLY),
             allowed_ips: self.list(F::AllowedIps),
             enabled: flag(ENABLED),
-            expires_at: opt(self.expires_at),
+            expires_at: self.time(EXPIRES_AT, self.expires_at),
             metadata,
             created_at: self.created_at,
             created_by: Actor::from_stored(self.field(F::CreatedBy)),
             modified_at: self.modified_at,
             modified_by: Actor::from_stored(self.field(F::ModifiedBy)),
             version: self.version,
-            deleted_at: opt(self.deleted_at),
-            last_used_at: opt(self.last_used_at),
-            previous_secret_expires_at: opt(self.prev_until),
+            deleted_at: self.time(DELETED_AT, self.deleted_at),
+            last_used_at: self.time(LAST_USED_AT, self.last_used_at),
+            previous_secret_expires_at: self.time(PREV_UNTIL, self.prev_until),
         })
     }
 

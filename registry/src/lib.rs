@@ -76,18 +76,20 @@ mod cache;
 mod clock;
 mod registry;
 mod store;
+mod tokens;
 mod types;
 mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use registry::{CHANGE_CHANNEL, MAX_ROLL_GRACE, Registry, RegistryConfig};
 pub use store::{SCHEMA_VERSION, Storage};
+pub use tokens::{ACCOUNT_CLAIM, KEY_ID_CLAIM};
 pub use types::{
     Actor, AuditAction, AuditEntry, AuditQuery, CreatedKey, DEFAULT_LIMIT, ExchangedToken,
     ImportKey, KeyPatch, KeyRecord, KeyStatus, ListQuery, MAX_LIMIT, MAX_OFFSET, NewKey, Page,
-    RolledKey, Verification,
+    RolledKey, TokenCheck, Verification,
 };
 pub use validate::{
     MAX_ALLOWED_IPS, MAX_DESCRIPTION_LEN, MAX_METADATA_BYTES, MAX_METADATA_KEYS, MAX_NAME_LEN,
-    MAX_SCOPES,
+    MAX_SCOPES, MAX_TIMESTAMP, MIN_TIMESTAMP,
 };

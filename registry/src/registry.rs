@@ -9,10 +9,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use keyseal::digest::DigestStatus;
-use keyseal::token::{ExchangeOptions, KeyIdentity};
-use keyseal::{
-    Error, ErrorCode, KeyFormat, KeyPolicy, Keyset, PepperSet, RequestContext, exchange_claims,
-};
+use keyseal::token::ExchangeOptions;
+use keyseal::{Error, ErrorCode, KeyFormat, KeyPolicy, Keyset, PepperSet, RequestContext};
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
@@ -21,9 +19,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::store::{self, Conn, DbErr, Dialect, Pool, Row, Storage, Val};
 use crate::types::{
     Actor, AuditAction, AuditEntry, AuditQuery, CreatedKey, ExchangedToken, ImportKey, KeyPatch,
-    KeyRecord, KeyStatus, ListQuery, NewKey, Page, RolledKey, Verification,
+    KeyRecord, KeyStatus, ListQuery, NewKey, Page, RolledKey, TokenCheck, Verification,
 };
-use crate::validate;
+use crate::{tokens, validate};
 
 /// The PostgreSQL notification channel that carries the ids of changed keys.
 pub const CHANGE_CHANNEL: &str = "keyseal_keys";
@@ -826,6 +824,7 @@ impl Registry {
         let scopes = validate::scopes(&n.scopes)?;
         let ips = validate::allowed_ips(&n.allowed_ips)?;
         validate::metadata(&n.metadata)?;
+        n.expires_at.map(validate::timestamp).transpose()?;
         Ok(KeyRecord {
             id,
             prefix: self.format().prefix().to_owned(),
@@ -901,7 +900,7 @@ impl Registry {
         let now = self.now();
         let mut record = self.new_record(import.id.clone(), &import.fields, actor, now)?;
         if let Some(at) = import.created_at {
-            record.created_at = at;
+            record.created_at = validate::timestamp(at)?;
         }
         let row = Arc::new(NewRow {
             record,
@@ -1152,6 +1151,9 @@ impl Registry {
             .transpose()?;
         if let Some(m) = &patch.metadata {
             validate::metadata(m)?;
+        }
+        if let Some(Some(t)) = patch.expires_at {
+            validate::timestamp(t)?;
         }
         let now = self.now();
         let result = with_tx(&self.inner.pool, |conn| {
@@ -1563,20 +1565,63 @@ impl Registry {
         };
         v.decision?;
         let record = v.record;
-        let scopes: Vec<&str> = record.scopes.iter().map(String::as_str).collect();
-        let identity = KeyIdentity {
-            key_id: &record.id,
-            owner: record.owner.as_deref(),
-            scopes: &scopes,
-            role: record.role.as_deref(),
-        };
         let opts = options.unwrap_or(&self.inner.config.exchange);
-        let claims = exchange_claims(&identity, ctx.now, opts)?;
+        let claims = tokens::claims_for(&record, ctx.now, opts)?;
         let token = keyset.issue(&claims)?;
         Ok(Some(ExchangedToken {
             token,
             expires_at: claims.exp.unwrap_or(ctx.now),
             record,
+        }))
+    }
+
+    /// Verifies an exchange token this registry issued and checks the key it stands for
+    /// (see [`crate::tokens`]): the signature, `exp` and the configured issuer and
+    /// audience, then the [`tokens::ACCOUNT_CLAIM`] and `key_id` claims, then the key
+    /// itself: it must still exist in that account, be enabled and not have expired, so a
+    /// token stops working as soon as its key is deleted, disabled or expires.
+    ///
+    /// Errors: the core's token errors (`bad_signature`, `token_expired`, ...),
+    /// `missing_claim` for a token without the account binding, `key_revoked`,
+    /// `key_disabled`, `key_expired`, `storage_unavailable`.
+    pub fn verify_token(&self, token: &str, now: i64) -> Result<TokenCheck, Error> {
+        self.verify_token_with(token, now, true)?
+            .ok_or(Error::Internal {
+                detail: "a token verification with database access asked for it",
+            })
+    }
+
+    /// [`Registry::verify_token`] when it can answer from memory alone; `None` when the
+    /// key's record is not cached (see [`Registry::verify_cached`]).
+    pub fn verify_token_cached(&self, token: &str, now: i64) -> Option<Result<TokenCheck, Error>> {
+        self.verify_token_with(token, now, false).transpose()
+    }
+
+    fn verify_token_with(
+        &self,
+        token: &str,
+        now: i64,
+        io: bool,
+    ) -> Result<Option<TokenCheck>, Error> {
+        let config = &self.inner.config;
+        let keyset = config.keyset.as_ref().ok_or(Error::InvalidConfig {
+            setting: "keyset",
+            expected: "a token keyset to verify exchange tokens",
+        })?;
+        let verified = keyset.verify(token, &tokens::validation(&config.exchange), now)?;
+        let (account, key_id) = tokens::binding(&verified.claims)?;
+        let entry = match self.cached_entry(key_id, self.now()) {
+            Some(e) => e,
+            None if io => self.load_entry(key_id, self.now())?,
+            None => return Ok(None),
+        };
+        // A key id the registry does not know (any more) has no live key behind it.
+        let entry = entry.ok_or(Error::KeyRevoked)?;
+        let record = entry.record(self.format().prefix())?;
+        tokens::check_key(&record, account, now)?;
+        Ok(Some(TokenCheck {
+            token: verified,
+            record: Arc::new(record),
         }))
     }
 

@@ -407,6 +407,25 @@ impl Verification {
     }
 }
 
+/// The result of [`crate::Registry::verify_token`]: an exchange token that verified, and
+/// its key, which is still live in the token's account.
+#[derive(Clone)]
+pub struct TokenCheck {
+    /// The verified token: the `kid` that verified it, its algorithm and its claims.
+    pub token: keyseal::VerifiedToken,
+    /// The key the token was issued for, as it is now.
+    pub record: Arc<KeyRecord>,
+}
+
+impl fmt::Debug for TokenCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCheck")
+            .field("kid", &self.token.kid)
+            .field("key_id", &self.record.id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The result of `exchange`: a short-lived signed token for a verified key.
 #[derive(Clone)]
 pub struct ExchangedToken {

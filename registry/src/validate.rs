@@ -25,12 +25,31 @@ pub const MAX_METADATA_KEYS: usize = 50;
 /// Longest metadata key.
 pub const MAX_METADATA_KEY_LEN: usize = 40;
 
+/// Earliest accepted timestamp (`expires_at`, an import's `created_at`): 0, the Unix epoch.
+pub const MIN_TIMESTAMP: i64 = 0;
+/// Latest accepted timestamp: 253402300799, 9999-12-31T23:59:59Z (the largest RFC 3339
+/// date-time, so every accepted time also has a text form).
+pub const MAX_TIMESTAMP: i64 = 253_402_300_799;
+
 fn reg(code: ErrorCode, detail: &'static str) -> Error {
     Error::registry(code, detail)
 }
 
 fn is_ident_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':')
+}
+
+/// A timestamp in Unix seconds within [`MIN_TIMESTAMP`]..=[`MAX_TIMESTAMP`]. Times far
+/// outside it are never meaningful, and arithmetic on them (a cap, a grace deadline) must
+/// not overflow.
+pub(crate) fn timestamp(t: i64) -> Result<i64, Error> {
+    if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&t) {
+        return Err(reg(
+            ErrorCode::InvalidArgument,
+            "expected a time in unix seconds from 0 to 253402300799 (9999-12-31T23:59:59Z)",
+        ));
+    }
+    Ok(t)
 }
 
 pub(crate) fn account(s: &str) -> Result<(), Error> {

@@ -6,32 +6,42 @@
 //! a key of another account gets 404 `not_found`, exactly as a missing key would, so ids
 //! of other accounts never leak.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, MatchedPath, Path, RawQuery, Request, State};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, RawQuery, Request, State,
+};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use keyseal::{
-    Credential, Error, ErrorCode, Keyset, RequestContext, Validation, extract_credential,
-};
+use keyseal::{Credential, Error, ErrorCode, RequestContext, extract_credential};
 use keyseal_registry::{
     Actor, AuditQuery, KeyPatch, KeyRecord, KeyStatus, ListQuery, NewKey, Page, Registry,
+    TokenCheck,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
+use crate::listen::Limits;
 use crate::metrics::Metrics;
+use tokio::sync::Semaphore;
 
-/// Largest request body: 64 KiB (413 `payload_too_large` above).
+/// Largest request body of an authenticated (management) call: 64 KiB (413
+/// `payload_too_large` above).
 pub const MAX_BODY: usize = 64 * 1024;
+/// Largest request body of an unauthenticated call (verify, token exchange, token
+/// verify): 16 KiB, room for a key and 64 scopes and roles of 100 characters each.
+pub const MAX_PUBLIC_BODY: usize = 16 * 1024;
 /// Bodies up to this size are read (and dropped) before a 413, so the client sees it.
 const DRAIN_MAX: usize = 1024 * 1024;
 /// The role that manages an account's keys.
@@ -42,16 +52,45 @@ const MAX_REQUIRED: usize = 64;
 /// The OpenAPI 3.1 document served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// Verify-path lookups that may wait for a [`AppState::lookup_slots`] slot at once; past
+/// that a cache miss answers 503 `storage_unavailable` at once (with `Retry-After`)
+/// instead of queueing without bound.
+const MAX_LOOKUP_QUEUE: usize = 1024;
+
 /// Shared server state.
 pub struct AppState {
     /// The registry (blocking; called through `spawn_blocking`).
     pub registry: Arc<Registry>,
-    /// Verifies exchange tokens presented to `/v1/whoami` and `/v1/tokens/verify`.
-    pub keyset: Keyset,
     /// Metrics.
     pub metrics: Metrics,
-    /// Registry calls running on the blocking pool at once, at most.
-    pub blocking_slots: tokio::sync::Semaphore,
+    /// Management calls running on the blocking pool at once, at most.
+    pub blocking_slots: Semaphore,
+    /// Verify-path database lookups (cache misses of verify, exchange, token checks and
+    /// authentication) on the blocking pool at once, at most: the registry's own lookup
+    /// gate, so a flood of unknown keys waits here, asynchronously, holding neither a
+    /// thread nor a management slot, and management calls and cached verifications stay
+    /// responsive.
+    pub lookup_slots: Semaphore,
+    /// Verify-path lookups waiting for a slot now (bounded by [`MAX_LOOKUP_QUEUE`]).
+    lookup_waiting: AtomicUsize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
+}
+
+impl AppState {
+    /// The state for `registry` with `management_slots` blocking slots for management
+    /// calls and the connection `limits` of the listener.
+    pub fn new(registry: Arc<Registry>, management_slots: usize, limits: &Limits) -> AppState {
+        let lookups = registry.config().max_concurrent_lookups.max(1);
+        AppState {
+            registry,
+            metrics: Metrics::default(),
+            blocking_slots: Semaphore::new(management_slots.max(1)),
+            lookup_slots: Semaphore::new(lookups),
+            lookup_waiting: AtomicUsize::new(0),
+            body_timeout: limits.body_timeout,
+        }
+    }
 }
 
 type St = State<Arc<AppState>>;
@@ -63,16 +102,19 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Runs blocking registry work off the async threads.
-async fn blocking<T, F>(st: &Arc<AppState>, f: F) -> ApiResult<Result<T, Error>>
+/// Runs blocking registry work off the async threads, holding a slot of `slots`.
+async fn blocking_in<T, F>(
+    st: &Arc<AppState>,
+    slots: &Semaphore,
+    f: F,
+) -> ApiResult<Result<T, Error>>
 where
     T: Send + 'static,
     F: FnOnce(&Registry) -> Result<T, Error> + Send + 'static,
 {
     // Bounded: more registry calls at once than the pool has connections only add
     // threads fighting for the CPU; the rest wait here, asynchronously.
-    let _permit = st
-        .blocking_slots
+    let _permit = slots
         .acquire()
         .await
         .map_err(|_| ApiError::internal("the blocking slots were closed"))?;
@@ -80,6 +122,34 @@ where
     tokio::task::spawn_blocking(move || f(&reg))
         .await
         .map_err(|_| ApiError::internal("a blocking registry task failed"))
+}
+
+/// Runs a management call's blocking registry work (see [`AppState::blocking_slots`]).
+async fn blocking<T, F>(st: &Arc<AppState>, f: F) -> ApiResult<Result<T, Error>>
+where
+    T: Send + 'static,
+    F: FnOnce(&Registry) -> Result<T, Error> + Send + 'static,
+{
+    blocking_in(st, &st.blocking_slots, f).await
+}
+
+/// Counts a verify-path lookup waiting for its slot; refuses past [`MAX_LOOKUP_QUEUE`].
+struct LookupTicket<'a>(&'a AtomicUsize);
+
+impl<'a> LookupTicket<'a> {
+    fn take(st: &'a AppState) -> ApiResult<LookupTicket<'a>> {
+        if st.lookup_waiting.fetch_add(1, Ordering::AcqRel) >= MAX_LOOKUP_QUEUE {
+            st.lookup_waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::busy());
+        }
+        Ok(LookupTicket(&st.lookup_waiting))
+    }
+}
+
+impl Drop for LookupTicket<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Runs a verify-path registry call (verify, exchange). `run(reg, false)` must answer
@@ -95,7 +165,8 @@ where
     if let Some(out) = run(&st.registry, false) {
         return Ok(out);
     }
-    blocking(st, move |reg| Ok(run(reg, true)))
+    let _ticket = LookupTicket::take(st)?;
+    blocking_in(st, &st.lookup_slots, move |reg| Ok(run(reg, true)))
         .await?
         .map_err(|e: Error| ApiError::from_op(&e))?
         .ok_or_else(|| ApiError::internal("a verification with database access asked for it"))
@@ -113,45 +184,66 @@ where
 // ---------------------------------------------------------------------------------------
 // Request bodies
 
-/// The request body, at most [`MAX_BODY`] bytes (413 `payload_too_large` above).
+/// Reads a request body of at most `max` bytes within `timeout`. A body declared or
+/// found larger is refused with 413 `payload_too_large`; bodies up to `drain` bytes are
+/// read (and dropped) first, so a client still writing its body gets to read the 413
+/// instead of a reset.
+async fn read_body(
+    req: Request,
+    max: usize,
+    drain: usize,
+    timeout: Duration,
+) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!("payload too large: expected a body of at most {max} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > drain as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(timeout, axum::body::to_bytes(req.into_body(), drain)).await {
+        Ok(Ok(b)) if b.len() <= max => Ok(b),
+        Ok(Ok(_)) | Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(ApiError::bad_request(
+            "invalid argument: the request body did not arrive in time",
+        )),
+    }
+}
+
+/// The body of an authenticated request, at most [`MAX_BODY`] bytes (413
+/// `payload_too_large` above). Handlers name it after their caller extractor
+/// ([`Manager`]), so a body is only read once its sender is authenticated.
 pub struct RawBody(pub Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for RawBody {
+impl FromRequest<Arc<AppState>> for RawBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let too_large = || {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::PayloadTooLarge,
-                format!("payload too large: expected a body of at most {MAX_BODY} bytes"),
-            )
-        };
-        // Read up to DRAIN_MAX so a client that sends a large body still gets to read our
-        // 413 (closing while it writes would show it a reset instead).
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > DRAIN_MAX as u64) {
-            return Err(too_large());
-        }
-        let read = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            axum::body::to_bytes(req.into_body(), DRAIN_MAX),
-        )
-        .await;
-        let bytes = match read {
-            Ok(Ok(b)) if b.len() <= MAX_BODY => b,
-            Ok(Ok(_)) | Ok(Err(_)) => return Err(too_large()),
-            Err(_) => {
-                return Err(ApiError::bad_request(
-                    "invalid argument: the request body did not arrive in time",
-                ));
-            }
-        };
-        Ok(RawBody(bytes))
+    async fn from_request(req: Request, st: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        read_body(req, MAX_BODY, DRAIN_MAX, st.body_timeout)
+            .await
+            .map(RawBody)
+    }
+}
+
+/// The body of a request anyone may send (verify, token exchange, token verify): at
+/// most [`MAX_PUBLIC_BODY`] bytes, and nothing larger is read at all.
+pub struct PublicBody(pub Bytes);
+
+impl FromRequest<Arc<AppState>> for PublicBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        read_body(req, MAX_PUBLIC_BODY, MAX_PUBLIC_BODY, st.body_timeout)
+            .await
+            .map(PublicBody)
     }
 }
 
@@ -285,6 +377,11 @@ struct ExchangeBody {
 #[serde(deny_unknown_fields)]
 struct TokenVerifyBody {
     token: String,
+    /// The account (tenant) the caller serves: a token bound to another account is
+    /// refused with `invalid_claim`. Every consuming service should send it (or compare
+    /// the answer's `account` itself).
+    #[serde(default)]
+    account: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -494,6 +591,42 @@ async fn manager(
     Ok(rec)
 }
 
+/// The caller of a management call on the account named in the path: an enabled
+/// `account-owner` key of that account (see [`manager`]); with `WRITE`, not read-only.
+///
+/// An extractor, so a handler names it before its body ([`RawBody`]): the body of a
+/// management call is only read once the caller is authenticated.
+pub struct Manager<const WRITE: bool>(pub Arc<KeyRecord>);
+
+/// A caller that may read an account's keys and audit log.
+pub type Reader = Manager<false>;
+/// A caller that may also change them.
+pub type Writer = Manager<true>;
+
+impl<const WRITE: bool> FromRequestParts<Arc<AppState>> for Manager<WRITE> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, st)
+            .await
+            .map_err(path_err)?;
+        let account = params
+            .get("account")
+            .ok_or_else(|| ApiError::internal("a management route without an account"))?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0)
+            .ok_or_else(|| ApiError::internal("a request without its peer address"))?;
+        manager(st, &parts.headers, &peer, account, WRITE)
+            .await
+            .map(Manager)
+    }
+}
+
 fn with_caller(mut resp: Response, caller: &KeyRecord) -> Response {
     resp.extensions_mut().insert(CallerId(caller.id.clone()));
     resp
@@ -596,13 +729,11 @@ fn path_err(_: axum::extract::rejection::PathRejection) -> ApiError {
 
 async fn create_key(
     State(st): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Manager(caller): Writer,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult {
     let Path(account) = path.map_err(path_err)?;
-    let caller = manager(&st, &headers, &peer, &account, true).await?;
     let b: CreateBody = parse_json(&body)?;
     let new = NewKey {
         account: account.clone(),
@@ -632,13 +763,11 @@ async fn create_key(
 
 async fn list_keys(
     State(st): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Manager(caller): Reader,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let Path(account) = path.map_err(path_err)?;
-    let caller = manager(&st, &headers, &peer, &account, false).await?;
     let mut known = vec!["status", "owner", "role"];
     known.extend(PAGING_PARAMS);
     let mut q = ListQuery::default();
@@ -688,14 +817,8 @@ async fn list_keys(
 
 type KeyPath = Result<Path<(String, String)>, axum::extract::rejection::PathRejection>;
 
-async fn get_key(
-    State(st): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    path: KeyPath,
-    headers: HeaderMap,
-) -> ApiResult {
+async fn get_key(State(st): St, Manager(caller): Reader, path: KeyPath) -> ApiResult {
     let Path((account, id)) = path.map_err(path_err)?;
-    let caller = manager(&st, &headers, &peer, &account, false).await?;
     let rec = op(&st, move |reg| {
         reg.get(&account, &reg.resolve_key(&account, &id)?)
     })
@@ -708,13 +831,12 @@ async fn get_key(
 
 async fn patch_key(
     State(st): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Manager(caller): Writer,
     path: KeyPath,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult {
     let Path((account, id)) = path.map_err(path_err)?;
-    let caller = manager(&st, &headers, &peer, &account, true).await?;
     let b: PatchBody = parse_json(&body)?;
     let Some(version) = if_match(&headers)? else {
         return Err(ApiError::bad_request(
@@ -790,13 +912,12 @@ async fn set_enabled(
 /// Seed 001: `PUT .../api-keys/{key}` with `{"enabled": false}`.
 async fn put_key(
     State(st): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Manager(caller): Writer,
     path: KeyPath,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult {
     let Path((account, id)) = path.map_err(path_err)?;
-    let caller = manager(&st, &headers, &peer, &account, true).await?;
     let b: EnabledBody = parse_json(&body)?;
     let expected = if_match(&headers)?;
     let rec = set_enabled(&st, &caller, account, id, b.enabled, expected).await?;
@@ -808,32 +929,31 @@ async fn put_key(
 
 async fn enable_key(
     State(st): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Manager(caller): Writer,
     path: KeyPath,
     headers: HeaderMap,
 ) -> ApiResult {
-    toggle_key(st, peer, path, headers, true).await
+    toggle_key(st, caller, path, headers, true).await
 }
 
 async fn disable_key(
     State(st): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Manager(caller): Writer,
     path: KeyPath,
     headers: HeaderMap,
 ) -> ApiResult {
-    toggle_key(st, peer, path, headers, false).await
+    toggle_key(st, caller, path, headers, false).await
 }
 
 /// `POST .../enable` and `.../disable`: an update of `enabled` with the caller's If-Match.
 async fn toggle_key(
     st: Arc<AppState>,
-    peer: SocketAddr,
+    caller: Arc<KeyRecord>,
     path: KeyPath,
     headers: HeaderMap,
     enabled: bool,
 ) -> ApiResult {
     let Path((account, id)) = path.map_err(path_err)?;
-    let caller = manager(&st, &headers, &peer, &account, true).await?;
     let expected = if_match(&headers)?;
     let rec = set_enabled(&st, &caller, account, id, enabled, expected).await?;
     Ok(with_caller(
@@ -844,12 +964,11 @@ async fn toggle_key(
 
 async fn delete_key(
     State(st): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Manager(caller): Writer,
     path: KeyPath,
     headers: HeaderMap,
 ) -> ApiResult {
     let Path((account, id)) = path.map_err(path_err)?;
-    let caller = manager(&st, &headers, &peer, &account, true).await?;
     let expected = if_match(&headers)?;
     let actor = Actor::key(&caller.id);
     let rec = op(&st, move |reg| {
@@ -862,13 +981,12 @@ async fn delete_key(
 
 async fn roll_key(
     State(st): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Manager(caller): Writer,
     path: KeyPath,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult {
     let Path((account, id)) = path.map_err(path_err)?;
-    let caller = manager(&st, &headers, &peer, &account, true).await?;
     let b: RollBody = parse_json_or_default(&body)?;
     let expected = if_match(&headers)?;
     let actor = Actor::key(&caller.id);
@@ -884,13 +1002,11 @@ async fn roll_key(
 
 async fn audit_log(
     State(st): St,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Manager(caller): Reader,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let Path(account) = path.map_err(path_err)?;
-    let caller = manager(&st, &headers, &peer, &account, false).await?;
     let mut known = vec!["key_id"];
     known.extend(PAGING_PARAMS);
     let mut q = AuditQuery::default();
@@ -927,7 +1043,7 @@ fn valid_method(m: &str) -> bool {
     !m.is_empty() && m.len() <= 16 && m.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
-async fn verify(State(st): St, RawBody(body): RawBody) -> ApiResult {
+async fn verify(State(st): St, PublicBody(body): PublicBody) -> ApiResult {
     let b: VerifyBody = parse_json(&body)?;
     let ip = match &b.client_ip {
         Some(s) => Some(keyseal::policy::parse_ip(s).map_err(|e| ApiError::from_op(&e))?),
@@ -1013,7 +1129,7 @@ async fn exchange(
     State(st): St,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    RawBody(body): RawBody,
+    PublicBody(body): PublicBody,
 ) -> ApiResult {
     let from_headers = {
         let pairs = header_pairs(&headers);
@@ -1074,16 +1190,26 @@ async fn exchange(
     }
 }
 
-fn token_validation() -> Validation {
-    Validation::new().with_issuer(crate::config::TOKEN_ISSUER)
-}
-
 fn claims_json(c: &keyseal::Claims) -> Value {
     serde_json::to_value(c).unwrap_or(Value::Null)
 }
 
-/// Who is calling: an exchange token or an API key (seed 000's step 2, seed 002's
-/// "API key instead of the access token").
+/// Verifies an exchange token and the key behind it (see `Registry::verify_token`): from
+/// memory when the key is cached, else on the blocking pool.
+async fn check_token(st: &Arc<AppState>, token: String) -> ApiResult<Result<TokenCheck, Error>> {
+    let t = now();
+    on_verify_path(st, move |reg, io| {
+        if io {
+            Some(reg.verify_token(&token, t))
+        } else {
+            reg.verify_token_cached(&token, t)
+        }
+    })
+    .await
+}
+
+/// Who is calling: an exchange token or an API key (the key-for-token flow's second
+/// step, and the scoped-keys flow's "API key instead of the access token").
 async fn whoami(
     State(st): St,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -1098,43 +1224,66 @@ async fn whoami(
         }
     };
     if let Some(t) = token {
-        let v = st
-            .keyset
-            .verify(&t, &token_validation(), now())
+        let checked = check_token(&st, t)
+            .await?
             .map_err(|e| ApiError::from_auth(&e))?;
-        let key_id = v.claims.extra.get("key_id").cloned();
-        let mut resp = Json(json!({
+        let rec = &checked.record;
+        let resp = Json(json!({
             "kind": "token",
-            "key_id": key_id,
-            "claims": claims_json(&v.claims),
+            "key_id": rec.id,
+            "account": rec.account,
+            "claims": claims_json(&checked.token.claims),
         }))
         .into_response();
-        if let Some(Value::String(id)) = key_id {
-            resp.extensions_mut().insert(CallerId(id));
-        }
-        return Ok(resp);
+        return Ok(with_caller(resp, rec));
     }
     let rec = authenticate_key(&st, &headers, &peer).await?;
     if rec.read_only && !keyseal::policy::READ_ONLY_METHODS.contains(&method.as_str()) {
         return Err(ApiError::from_auth(&Error::ReadOnlyKey));
     }
     Ok(with_caller(
-        Json(json!({"kind": "api_key", "key_id": rec.id, "key": record_json(&rec)}))
-            .into_response(),
+        Json(json!({
+            "kind": "api_key",
+            "key_id": rec.id,
+            "account": rec.account,
+            "key": record_json(&rec),
+        }))
+        .into_response(),
         &rec,
     ))
 }
 
-async fn token_verify(State(st): St, RawBody(body): RawBody) -> ApiResult {
+async fn token_verify(State(st): St, PublicBody(body): PublicBody) -> ApiResult {
     let b: TokenVerifyBody = parse_json(&body)?;
-    let out = st.keyset.verify(&b.token, &token_validation(), now());
+    let out = check_token(&st, b.token)
+        .await?
+        .and_then(|c| match &b.account {
+            Some(a) if *a != c.record.account => Err(Error::InvalidClaim {
+                claim: keyseal_registry::ACCOUNT_CLAIM,
+                expected: "the account the caller serves",
+            }),
+            _ => Ok(c),
+        });
     Ok(Json(match out {
-        Ok(v) => {
-            json!({"valid": true, "code": "ok", "message": null, "claims": claims_json(&v.claims)})
+        Ok(c) => json!({
+            "valid": true,
+            "code": "ok",
+            "message": null,
+            "account": c.record.account,
+            "key_id": c.record.id,
+            "claims": claims_json(&c.token.claims),
+        }),
+        Err(e) if e.error_code() == ErrorCode::StorageUnavailable => {
+            return Err(ApiError::from_op(&e));
         }
-        Err(e) => {
-            json!({"valid": false, "code": e.code(), "message": e.to_string(), "claims": null})
-        }
+        Err(e) => json!({
+            "valid": false,
+            "code": e.code(),
+            "message": e.to_string(),
+            "account": null,
+            "key_id": null,
+            "claims": null,
+        }),
     })
     .into_response())
 }
@@ -1227,10 +1376,10 @@ async fn observe(State(st): St, req: Request, next: Next) -> Response {
         };
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
-    st.metrics.request(method.as_str(), &route, status, elapsed);
+    st.metrics.request(&method, &route, status, elapsed);
     let key_id = resp.extensions().get::<CallerId>().map(|c| c.0.as_str());
     tracing::debug!(
-        method = %method,
+        method = crate::metrics::method_label(&method),
         route = %route,
         status,
         micros = elapsed.as_micros() as u64,
@@ -1282,6 +1431,40 @@ pub fn router(state: Arc<AppState>) -> Router {
 mod tests {
     #![allow(clippy::expect_used, clippy::unwrap_used)]
     use super::*;
+
+    fn state(dir: &std::path::Path) -> Arc<AppState> {
+        use keyseal::{KeyFormat, Pepper, PepperSet};
+        let peppers = PepperSet::new(Pepper::new("p1", &[7u8; 32]).unwrap());
+        let cfg = keyseal_registry::RegistryConfig::new(KeyFormat::new("ks").unwrap(), peppers);
+        let storage =
+            keyseal_registry::Storage::Sqlite(dir.join("k.db").to_string_lossy().into_owned());
+        let reg = Registry::open(storage, cfg).unwrap();
+        Arc::new(AppState::new(Arc::new(reg), 4, &Limits::default()))
+    }
+
+    /// A flood of unknown keys holds every verify-path lookup slot; management calls run
+    /// on slots of their own and still complete.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn management_calls_never_wait_for_verify_lookups() {
+        let dir = std::env::temp_dir().join(format!("keyseal-api-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let st = state(&dir);
+        let held: Vec<_> = (0..st.registry.config().max_concurrent_lookups)
+            .map(|_| st.lookup_slots.try_acquire().expect("a free lookup slot"))
+            .collect();
+        assert!(st.lookup_slots.try_acquire().is_err());
+        let listed = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            op(&st, |reg| reg.list("acct", &ListQuery::default())),
+        )
+        .await;
+        assert!(
+            matches!(listed, Ok(Ok(_))),
+            "a management call waited for verify-path slots"
+        );
+        drop(held);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn if_match_forms() {

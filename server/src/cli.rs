@@ -27,7 +27,6 @@ use serde_json::{Value, json};
 
 use crate::api::{self, AppState, OWNER_ROLE};
 use crate::config::{self, Settings};
-use crate::metrics::Metrics;
 
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 other failure (config, I/O, start-up); 2 usage error; \
 3 input refused (HTTP 400/413/422); 4 authentication or permission (401/403); 5 not found (404); \
@@ -100,6 +99,30 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "KEYSEAL_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// Seconds a client has to send a request's head, counted from when the server waits
+    /// for it (so also how long an idle keep-alive connection stays open).
+    #[arg(long, env = "KEYSEAL_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a client has to send a request's body once its head arrived.
+    #[arg(long, env = "KEYSEAL_BODY_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
+    /// Connections open at once, at most; more wait in the listen backlog.
+    #[arg(long, env = "KEYSEAL_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// Seconds requests in flight may take to finish after SIGTERM.
+    #[arg(long, env = "KEYSEAL_DRAIN_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    drain_timeout: u64,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> crate::listen::Limits {
+        crate::listen::Limits {
+            header_timeout: Duration::from_secs(self.header_timeout),
+            body_timeout: Duration::from_secs(self.body_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            drain_timeout: Duration::from_secs(self.drain_timeout),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -364,13 +387,8 @@ fn serve(a: ServeArgs) -> CliResult {
             format!("cannot open {}: {e}", config::describe_db(&a.db.db)),
         )
     })?;
-    let keyset = settings.keyset().map_err(|e| fail1(e.to_string()))?;
-    let state = Arc::new(AppState {
-        registry: Arc::new(registry),
-        keyset,
-        metrics: Metrics::default(),
-        blocking_slots: tokio::sync::Semaphore::new(BLOCKING_SLOTS),
-    });
+    let limits = a.limits();
+    let state = Arc::new(AppState::new(Arc::new(registry), BLOCKING_SLOTS, &limits));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Registry calls block; more threads than connections in the pool only queue,
@@ -411,11 +429,8 @@ fn serve(a: ServeArgs) -> CliResult {
         );
         let _ = std::io::stdout().flush();
         tracing::info!(addr = %local, db = %db_desc, "listening");
-        let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| fail1(format!("server error: {e}")))
+        crate::listen::serve(listener, api::router(state), limits, shutdown_signal()).await;
+        Ok(())
     });
     // Flush last_used_at and stop the background threads.
     registry.close();

@@ -115,6 +115,15 @@ impl ApiError {
         }
     }
 
+    /// 503 `storage_unavailable` when too many requests already wait for the database.
+    pub fn busy() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::StorageUnavailable,
+            "storage unavailable: too many key lookups are waiting for the database; retry later",
+        )
+    }
+
     /// 500 `internal` for failures of the server itself (a panicked blocking task).
     pub fn internal(detail: &'static str) -> ApiError {
         tracing::error!(detail, "internal error");
@@ -130,6 +139,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
         let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -9,6 +9,7 @@ mod api;
 mod cli;
 mod config;
 mod error;
+mod listen;
 mod metrics;
 
 use std::process::ExitCode;

@@ -138,11 +138,34 @@ pub struct Metrics {
     exchange: Counters,
 }
 
-/// Label values here are route templates, methods, status numbers and error codes: a
-/// fixed, small set (never a key or client-chosen text).
+/// The label value of an HTTP method: the methods of RFC 9110 section 9 and PATCH (RFC
+/// 5789) by name, any other method `other`. hyper accepts extension methods of any length
+/// (hundreds of kilobytes), so the method itself must never become a label or a log field:
+/// each distinct value would be a new series kept for the life of the process.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Every label value comes from a closed set: route templates (or `unmatched`), the
+/// methods of [`method_label`], status numbers and error codes. Never a key, a path or
+/// any other client-chosen text.
 impl Metrics {
-    /// Counts a request on `route` and records its latency.
-    pub fn request(&self, method: &str, route: &str, status: u16, d: Duration) {
+    /// Counts a request on `route` (a route template of the router, or `unmatched`: a
+    /// closed set) and records its latency.
+    pub fn request(&self, method: &axum::http::Method, route: &str, status: u16, d: Duration) {
+        let method = method_label(method);
         self.requests.inc(&(method, route, status), || {
             format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"")
         });
@@ -155,13 +178,13 @@ impl Metrics {
     }
 
     /// Counts a verification outcome (`ok` or an error code) and its latency.
-    pub fn verify(&self, code: &str, d: Duration) {
+    pub fn verify(&self, code: &'static str, d: Duration) {
         self.verify.inc(&code, || format!("code=\"{code}\""));
         self.verify_seconds.observe(d);
     }
 
     /// Counts a token exchange outcome.
-    pub fn exchange(&self, code: &str) {
+    pub fn exchange(&self, code: &'static str) {
         self.exchange.inc(&code, || format!("code=\"{code}\""));
     }
 

@@ -1071,8 +1071,11 @@ fn bad_input(b: Backend) {
         .expect_error(400, "invalid_argument");
     let v = h.verify(&json!({"key": "' OR 1=1 --"}));
     assert_eq!(v.expect(200)["code"], "malformed_key");
-    let v = h.verify(&json!({"key": "x".repeat(60_000)}));
+    let v = h.verify(&json!({"key": "x".repeat(15_000)}));
     assert_eq!(v.expect(200)["valid"], false);
+    // Unauthenticated bodies are capped at 16 KiB (management calls: 64 KiB).
+    h.verify(&json!({"key": "x".repeat(17_000)}))
+        .expect_error(413, "payload_too_large");
     // Paths and routes.
     h.get("/v1/accounts/x'%20OR%20'1'%3D'1/keys", &o.key)
         .expect_error(404, "not_found");

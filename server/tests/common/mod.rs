@@ -159,9 +159,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(env: &Env) -> Server {
+        Server::start_with(env, &[])
+    }
+
+    /// `keyseal serve` with extra flags (e.g. `--header-timeout 1`).
+    pub fn start_with(env: &Env, flags: &[&str]) -> Server {
         let mut child = env
             .cmd()
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
