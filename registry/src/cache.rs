@@ -53,6 +53,10 @@ const ENABLED: u8 = 1;
 const READ_ONLY: u8 = 2;
 const HAS_OWNER: u8 = 4;
 const HAS_ROLE: u8 = 8;
+/// The current digest is a sealed import the registry accepts (see `Registry::import`).
+const IMPORTED: u8 = 16;
+/// The previous digest is a sealed import the registry accepts.
+const PREV_IMPORTED: u8 = 32;
 
 /// A cached record with what verification needs.
 pub(crate) struct Entry {
@@ -163,6 +167,27 @@ impl Entry {
     /// The stored digest of the current secret.
     pub(crate) fn digest(&self) -> &str {
         self.field(F::Digest)
+    }
+
+    /// Marks the current and previous digests as accepted imports (decided when the row
+    /// is loaded: imports enabled and the row's import seal valid).
+    pub(crate) fn with_imported(mut self, current: bool, prev: bool) -> Entry {
+        for (on, bit) in [(current, IMPORTED), (prev, PREV_IMPORTED)] {
+            if on {
+                self.flags |= bit;
+            }
+        }
+        self
+    }
+
+    /// Whether the current digest is an accepted import.
+    pub(crate) fn imported(&self) -> bool {
+        self.flags & IMPORTED != 0
+    }
+
+    /// Whether the previous digest is an accepted import.
+    pub(crate) fn prev_imported(&self) -> bool {
+        self.flags & PREV_IMPORTED != 0
     }
 
     /// The previous digest and the unix second it stops verifying (after a roll).

@@ -75,6 +75,7 @@
 mod cache;
 mod clock;
 mod registry;
+mod secrets;
 mod store;
 mod types;
 mod validate;
@@ -85,7 +86,7 @@ pub use store::{SCHEMA_VERSION, Storage};
 pub use types::{
     Actor, AuditAction, AuditEntry, AuditQuery, CreatedKey, DEFAULT_LIMIT, ExchangedToken,
     ImportKey, KeyPatch, KeyRecord, KeyStatus, ListQuery, MAX_LIMIT, MAX_OFFSET, NewKey, Page,
-    RolledKey, Verification,
+    PepperCheck, RolledKey, Verification,
 };
 pub use validate::{
     MAX_ALLOWED_IPS, MAX_DESCRIPTION_LEN, MAX_METADATA_BYTES, MAX_METADATA_KEYS, MAX_NAME_LEN,
