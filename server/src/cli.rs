@@ -61,6 +61,10 @@ enum Cmd {
     /// verifies until --grace has passed. Running servers pick it up when restarted.
     #[command(subcommand)]
     Rotate(RotateCmd),
+    /// Import keys hashed elsewhere straight into the database, one JSON object a line:
+    /// {"id", "fields": {"account", "name", ...}, "digest", "pepper"?, "created_at"?}.
+    /// Digests other than keyseal's need `[imports] accept_imported_digests = true`.
+    Import(ImportArgs),
     /// Read a key offline: prefix, id, whether the checksum is valid. Never prints the secret.
     /// Load-test helper: creates COUNT keys straight in the database and writes them,
     /// one per line, to OUT (mode 0600). Used by benches/server/load.sh.
@@ -126,6 +130,14 @@ struct RotateArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// File of JSON lines, or `-` for standard input.
+    file: String,
 }
 
 #[derive(Args)]
@@ -345,6 +357,7 @@ pub fn main() -> ExitCode {
         Cmd::Keys(k) => keys(k),
         Cmd::Token(t) => token(t),
         Cmd::Rotate(r) => rotate(r),
+        Cmd::Import(a) => import(a),
         Cmd::SeedKeys(a) => seed_keys(a),
         Cmd::Inspect { key, json } => inspect(&key, json),
     };
@@ -586,6 +599,52 @@ fn rotate(cmd: RotateCmd) -> CliResult {
         println!("Restart every server with this file to use it.");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------
+// import
+
+/// `keyseal import`: stops at the first line that fails (the lines before it are
+/// imported) and says which line; never echoes a digest.
+fn import(a: ImportArgs) -> CliResult {
+    use std::io::BufRead;
+    let input: Box<dyn BufRead> = if a.file == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(&a.file).map_err(|e| fail1(format!("{}: {e}", a.file)))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let (_settings, registry, _) = open_checked(&a.db, false)?;
+    let mut done = 0usize;
+    let r = (|| {
+        for (i, line) in input.lines().enumerate() {
+            let n = i + 1;
+            let line = line.map_err(|e| fail1(format!("line {n}: {e}")))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let imp: keyseal_registry::ImportKey = serde_json::from_str(&line).map_err(|e| {
+                Fail(
+                    3,
+                    format!(
+                        "line {n}: expected an import object (id, fields, digest), invalid at column {}",
+                        e.column()
+                    ),
+                )
+            })?;
+            registry.import(&imp, &Actor::System).map_err(|e| {
+                Fail(
+                    exit_for_code(e.code()),
+                    format!("line {n}: {}: {e}", e.code()),
+                )
+            })?;
+            done += 1;
+        }
+        Ok(())
+    })();
+    registry.close();
+    eprintln!("imported {done} keys");
+    r.map(|()| ExitCode::SUCCESS)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -446,49 +446,41 @@ impl Settings {
     fn from_config(file: &ConfigFile, source: &str) -> Result<Settings, String> {
         let list = |single: &Option<SecretFile>,
                     many: &[SecretEntry],
-                    what: &str|
+                    one: &str,
+                    several: &str|
          -> Result<Vec<Secret>, String> {
             match (single, many.is_empty()) {
                 (Some(_), false) => Err(format!(
-                    "both [{what}] and [[{what}s]] are set; keep one (`keyseal rotate` writes the list form)"
+                    "both [{one}] and [[{several}]] are set; keep one (`keyseal rotate` writes the list form)"
                 )),
                 (Some(s), true) => Ok(vec![Secret {
                     id: s.id.clone(),
-                    bytes: hex_decode(&s.secret_hex, &format!("{what}.secret_hex"))?,
+                    bytes: hex_decode(&s.secret_hex, &format!("{one}.secret_hex"))?,
                     verify_until: None,
                 }]),
-                (None, true) => Err(format!("no [{what}] and no [[{what}s]]")),
+                (None, true) => Err(format!("no [{one}] and no [[{several}]]")),
                 (None, false) => many
                     .iter()
                     .map(|e| {
                         Ok(Secret {
                             id: e.id.clone(),
-                            bytes: hex_decode(&e.secret_hex, &format!("{what} {:?}", e.id))?,
+                            bytes: hex_decode(&e.secret_hex, &format!("{several} {:?}", e.id))?,
                             verify_until: e
                                 .verify_until
                                 .as_ref()
-                                .map(|u| until_secs(u, &format!("{what} {:?}", e.id)))
+                                .map(|u| until_secs(u, &format!("{several} {:?}", e.id)))
                                 .transpose()?,
                         })
                     })
                     .collect(),
             }
         };
-        // `[token]` pairs with `[[token_keys]]`: the list has its own name.
-        let token_keys = match (&file.token, file.token_keys.is_empty()) {
-            (Some(_), false) => {
-                return Err(
-                    "both [token] and [[token_keys]] are set; keep one (`keyseal rotate` writes the list form)"
-                        .to_owned(),
-                );
-            }
-            _ => list(&file.token, &file.token_keys, "token")?,
-        };
+        let token_keys = list(&file.token, &file.token_keys, "token", "token_keys")?;
         let imports = file.imports.as_ref();
         let s = Settings {
             prefix: file.prefix.clone(),
             token_ttl: file.token_ttl,
-            peppers: list(&file.pepper, &file.peppers, "pepper")?,
+            peppers: list(&file.pepper, &file.peppers, "pepper", "peppers")?,
             token_keys,
             accept_imported_digests: imports.is_some_and(|i| i.accept_imported_digests),
             foreign_peppers: imports
@@ -782,5 +774,138 @@ pub fn default_config_path(db: &str) -> PathBuf {
             .filter(|d| !d.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("keyseal.toml"), |d| d.join("keyseal.toml")),
         Storage::Postgres(_) => PathBuf::from("keyseal.toml"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const P1: &str = "01010101010101010101010101010101";
+    const T1: &str = "0202020202020202020202020202020202020202020202020202020202020202";
+
+    fn parse(text: &str) -> Result<Settings, String> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        Settings::from_config(&file, "test")
+    }
+
+    #[test]
+    fn rfc3339_dates_parse() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2026-11-23T00:00:00Z"), Some(1_795_392_000));
+        assert_eq!(
+            parse_rfc3339("2026-11-23T02:00:00.123+02:00"),
+            Some(1_795_392_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-22T23:30:00-00:30"),
+            Some(1_795_392_000)
+        );
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(951_782_400));
+        for bad in [
+            "2026-11-23",
+            "2026-13-01T00:00:00Z",
+            "2026-11-23T00:00:00",
+            "x",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn single_form_still_reads() {
+        let s = parse(&format!(
+            "prefix = \"ks\"\n[pepper]\nid = \"p1\"\nsecret_hex = \"{P1}\"\n[token]\nid = \"t1\"\nsecret_hex = \"{T1}\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.pepper_set(0).unwrap().current().id(), "p1");
+        assert_eq!(s.keyset().unwrap().signing_key().kid(), "t1");
+        assert!(!s.accept_imported_digests);
+    }
+
+    #[test]
+    fn list_form_has_one_current_and_dated_others() {
+        let text = format!(
+            "prefix = \"ks\"\n\
+             [[peppers]]\nid = \"p0\"\nsecret_hex = \"{P1}\"\nverify_until = 100\n\
+             [[peppers]]\nid = \"p1\"\nsecret_hex = \"{P1}\"\nverify_until = \"1970-01-01T00:03:20Z\"\n\
+             [[peppers]]\nid = \"p2\"\nsecret_hex = \"{P1}\"\n\
+             [[token_keys]]\nid = \"t1\"\nsecret_hex = \"{T1}\"\nverify_until = 500\n\
+             [[token_keys]]\nid = \"t2\"\nsecret_hex = \"{T1}\"\n\
+             [imports]\naccept_imported_digests = true\n\
+             [[imports.foreign_peppers]]\nid = \"legacy\"\nsecret_hex = \"{P1}\"\n"
+        );
+        let s = parse(&text).unwrap();
+        assert_eq!(s.pepper_set(150).unwrap().current().id(), "p2");
+        let cfg = s.registry_config().unwrap();
+        assert!(cfg.accept_imported_digests);
+        assert_eq!(cfg.foreign_peppers[0].id(), "legacy");
+        let ks = s.keyset().unwrap();
+        assert_eq!(ks.signing_key().kid(), "t2");
+        assert_eq!(ks.keys()[1].verify_until(), Some(500));
+        // p0 has expired at 150, p1 has not: an old-pepper digest of p1 is still known.
+        let set = s.pepper_set(150).unwrap();
+        let probe = |id: &str| format!("v1.{id}.{}", "A".repeat(43));
+        assert_eq!(
+            set.verify("k", &probe("p1")).unwrap_err().code(),
+            "digest_mismatch"
+        );
+        assert_eq!(
+            set.verify("k", &probe("p0")).unwrap_err().code(),
+            "unknown_pepper"
+        );
+        // Debug names ids, never secrets.
+        let dbg = format!("{s:?}");
+        assert!(dbg.contains("p2 (current)") && !dbg.contains(P1), "{dbg}");
+    }
+
+    #[test]
+    fn bad_lists_are_refused() {
+        let two_current = format!(
+            "prefix = \"ks\"\n[[peppers]]\nid = \"a\"\nsecret_hex = \"{P1}\"\n[[peppers]]\nid = \"b\"\nsecret_hex = \"{P1}\"\n[token]\nid = \"t\"\nsecret_hex = \"{T1}\"\n"
+        );
+        assert!(
+            parse(&two_current)
+                .unwrap_err()
+                .contains("exactly one current")
+        );
+        let both = format!(
+            "prefix = \"ks\"\n[pepper]\nid = \"a\"\nsecret_hex = \"{P1}\"\n[[peppers]]\nid = \"b\"\nsecret_hex = \"{P1}\"\n[token]\nid = \"t\"\nsecret_hex = \"{T1}\"\n"
+        );
+        assert!(
+            parse(&both)
+                .unwrap_err()
+                .contains("both [pepper] and [[peppers]]")
+        );
+        let dup = format!(
+            "prefix = \"ks\"\n[[peppers]]\nid = \"a\"\nsecret_hex = \"{P1}\"\nverify_until = 5\n[[peppers]]\nid = \"a\"\nsecret_hex = \"{P1}\"\n[token]\nid = \"t\"\nsecret_hex = \"{T1}\"\n"
+        );
+        assert!(parse(&dup).unwrap_err().contains("duplicate_kid"));
+        let clash = format!(
+            "prefix = \"ks\"\n[pepper]\nid = \"a\"\nsecret_hex = \"{P1}\"\n[token]\nid = \"t\"\nsecret_hex = \"{T1}\"\n[imports]\n[[imports.foreign_peppers]]\nid = \"a\"\nsecret_hex = \"{P1}\"\n"
+        );
+        assert!(parse(&clash).unwrap_err().contains("duplicate_kid"));
+        let bad_date = format!(
+            "prefix = \"ks\"\n[[peppers]]\nid = \"a\"\nsecret_hex = \"{P1}\"\nverify_until = \"soon\"\n[[peppers]]\nid = \"b\"\nsecret_hex = \"{P1}\"\n[token]\nid = \"t\"\nsecret_hex = \"{T1}\"\n"
+        );
+        assert!(parse(&bad_date).unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn replace_file_is_0600_and_keeps_nothing_behind() {
+        let dir = std::env::temp_dir().join(format!("keyseal-cfg-{}", random_base62(8).unwrap()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keyseal.toml");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        replace_file(&path, "new").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -317,3 +317,119 @@ fn rotate_needs_a_config_file_and_a_valid_grace() {
     let until = v["previous_verify_until"].as_i64().unwrap();
     assert!((until - now - 600 - 86_400).abs() < 60, "{until}");
 }
+
+/// HMAC-SHA256 of `key` under `secret` as hex, the way another system stores it.
+fn foreign_hmac_hex(secret: &[u8], key: &str) -> String {
+    let set = keyseal::PepperSet::new(keyseal::Pepper::new("x", secret).unwrap());
+    let v1 = set.digest(key);
+    const A: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let (mut bits, mut n, mut out) = (0u32, 0, String::new());
+    for c in v1.rsplit('.').next().unwrap().chars() {
+        bits = (bits << 6) | A.find(c).unwrap() as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push_str(&format!("{:02x}", (bits >> n) as u8));
+        }
+    }
+    out
+}
+
+fn import_lines(env: &Env, lines: &str) -> Output {
+    use std::io::Write;
+    let mut child = env
+        .cmd()
+        .args(["import", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn import_command(b: Backend) {
+    let Some(env) = Env::new(b) else { return };
+    env.init("acct_imports");
+    let format = keyseal::KeyFormat::new("ks").unwrap();
+    let plain = format.generate_os().unwrap();
+    let foreign = format.generate_os().unwrap();
+    let legacy_secret = [7u8; 32];
+    let line = |k: &keyseal::ApiKey, name: &str, digest: String, pepper: Option<&str>| {
+        json!({
+            "id": k.id(),
+            "fields": {"account": "acct_imports", "name": name},
+            "digest": digest,
+            "pepper": pepper,
+        })
+        .to_string()
+    };
+    let lines = format!(
+        "{}\n{}\n",
+        line(
+            &plain,
+            "plain",
+            keyseal::digest::sha256_hex(plain.expose()),
+            None
+        ),
+        line(
+            &foreign,
+            "foreign",
+            foreign_hmac_hex(&legacy_secret, foreign.expose()),
+            Some("legacy")
+        ),
+    );
+    // Imports are off by default.
+    let out = import_lines(&env, &lines);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 1: invalid_config"),
+        "{}",
+        stderr(&out)
+    );
+    // Turned on, with the other system's pepper.
+    let mut t = read_config(&env);
+    let mut imports = toml::Table::new();
+    imports.insert("accept_imported_digests".into(), toml::Value::Boolean(true));
+    let mut legacy = toml::Table::new();
+    legacy.insert("id".into(), toml::Value::String("legacy".into()));
+    legacy.insert("secret_hex".into(), toml::Value::String("07".repeat(32)));
+    imports.insert(
+        "foreign_peppers".into(),
+        toml::Value::Array(vec![toml::Value::Table(legacy)]),
+    );
+    t.insert("imports".into(), toml::Value::Table(imports));
+    write_config(&env, &t);
+    let out = import_lines(&env, &lines);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("imported 2 keys"), "{}", stderr(&out));
+    let mut srv = env.start();
+    let h = srv.http();
+    assert_eq!(h.verify_key(plain.expose()), (true, "ok".to_owned()));
+    assert_eq!(h.verify_key(foreign.expose()), (true, "ok".to_owned()));
+    srv.terminate(Duration::from_secs(10));
+    // Upgraded on first use: they verify with imports off again.
+    let mut t = read_config(&env);
+    t.remove("imports");
+    write_config(&env, &t);
+    let srv = env.start();
+    let h = srv.http();
+    assert_eq!(h.verify_key(plain.expose()), (true, "ok".to_owned()));
+    assert_eq!(h.verify_key(foreign.expose()), (true, "ok".to_owned()));
+}
+
+#[test]
+fn sqlite_import_command() {
+    import_command(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_import_command() {
+    import_command(Backend::Postgres);
+}
