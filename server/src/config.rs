@@ -82,11 +82,13 @@ struct SecretFile {
     secret_hex: String,
 }
 
-/// Unix seconds or an RFC 3339 date-time.
+/// Unix seconds, a TOML date-time (`2027-12-01T00:00:00Z`, unquoted) or an RFC 3339
+/// string.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 enum Until {
     Unix(i64),
+    Date(toml::value::Datetime),
     Text(String),
 }
 
@@ -287,6 +289,9 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 fn until_secs(u: &Until, what: &str) -> Result<i64, String> {
     match u {
         Until::Unix(t) => Ok(*t),
+        Until::Date(d) => parse_rfc3339(&d.to_string()).ok_or_else(|| {
+            format!("{what}.verify_until: expected a date-time with a time zone, e.g. 2027-12-01T00:00:00Z")
+        }),
         Until::Text(t) => parse_rfc3339(t).ok_or_else(|| {
             format!("{what}.verify_until is neither unix seconds nor an RFC 3339 date-time")
         }),
@@ -831,6 +836,7 @@ mod tests {
              [[peppers]]\nid = \"p0\"\nsecret_hex = \"{P1}\"\nverify_until = 100\n\
              [[peppers]]\nid = \"p1\"\nsecret_hex = \"{P1}\"\nverify_until = \"1970-01-01T00:03:20Z\"\n\
              [[peppers]]\nid = \"p2\"\nsecret_hex = \"{P1}\"\n\
+             [[peppers]]\nid = \"p3\"\nsecret_hex = \"{P1}\"\nverify_until = 1970-01-01T00:05:00Z\n\
              [[token_keys]]\nid = \"t1\"\nsecret_hex = \"{T1}\"\nverify_until = 500\n\
              [[token_keys]]\nid = \"t2\"\nsecret_hex = \"{T1}\"\n\
              [imports]\naccept_imported_digests = true\n\
@@ -855,6 +861,16 @@ mod tests {
             set.verify("k", &probe("p0")).unwrap_err().code(),
             "unknown_pepper"
         );
+        // p3's bare TOML date-time is 300: known at 250, dropped at 300.
+        let known = |now: i64, id: &str| {
+            s.pepper_set(now)
+                .unwrap()
+                .verify("k", &probe(id))
+                .unwrap_err()
+                .code()
+        };
+        assert_eq!(known(250, "p3"), "digest_mismatch");
+        assert_eq!(known(300, "p3"), "unknown_pepper");
         // Debug names ids, never secrets.
         let dbg = format!("{s:?}");
         assert!(dbg.contains("p2 (current)") && !dbg.contains(P1), "{dbg}");
