@@ -452,8 +452,6 @@ fn getrandom_fill(out: &mut [u8]) -> Result<(), Error> {
     keyseal::OsRandom.fill(out)
 }
 
-/// Runs `f` in a write transaction on a pooled connection: commit on `Ok`, roll back on
-/// `Err`.
 /// Upserts one `keyseal_settings` row.
 fn set_setting(conn: &mut dyn Conn, name: &str, value: &str, now: i64) -> Result<(), Error> {
     conn.exec(
@@ -464,6 +462,8 @@ fn set_setting(conn: &mut dyn Conn, name: &str, value: &str, now: i64) -> Result
     Ok(())
 }
 
+/// Runs `f` in a write transaction on a pooled connection: commit on `Ok`, roll back on
+/// `Err`.
 fn with_tx<T>(pool: &Pool, f: impl FnOnce(&mut dyn Conn) -> Result<T, Error>) -> Result<T, Error> {
     let mut conn = pool.get()?;
     conn.begin()?;
@@ -1025,7 +1025,8 @@ impl Registry {
         })
     }
 
-    /// True when `storage` holds no key rows (or no schema yet). Opens one connection and
+    /// True when `storage` already holds at least one key row (deleted ones included);
+    /// false for an empty database or one without a schema yet. Opens one connection and
     /// needs no secrets, so a server can check before it creates new ones.
     ///
     /// Errors: `storage_unavailable`.

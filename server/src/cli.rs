@@ -1,4 +1,4 @@
-//! The command line: `serve`, `init`, `keys ...`, `token ...`, `inspect`.
+//! The command line: `serve`, `init`, `keys ...`, `token ...`, `rotate ...`, `import`, `inspect`.
 //!
 //! Exit codes (also in `keyseal --help`):
 //!
