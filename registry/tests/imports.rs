@@ -249,6 +249,39 @@ both! {
         assert_eq!(fx.open().check_pepper().unwrap(), PepperCheck::Unknown { id: "p2".into() });
     }
 
+    fn rolled_import_keeps_its_old_secret_for_the_grace(fx) {
+        let r = fx.open_with(|c| c.accept_imported_digests = true);
+        let key = outside_key();
+        r.import(&import_of(&key, "imp", sha256_hex(key.expose()), None), &Actor::System).unwrap();
+        let rolled = r.roll("acct_1", key.id(), 3600, None, &Actor::System).unwrap();
+        assert!(r.verify(rolled.key.expose(), &ctx()).unwrap().decision.is_ok());
+        r.clear_cache();
+        assert!(r.verify(key.expose(), &ctx()).unwrap().decision.is_ok(), "imported secret within the grace");
+        let late = RequestContext::at(T0 + 3600);
+        assert_eq!(code(r.verify(key.expose(), &late)), ErrorCode::DigestMismatch);
+        drop(r);
+        // With imports off, the old imported secret does not verify even within the grace.
+        let off = fx.open();
+        assert_eq!(code(off.verify(key.expose(), &ctx())), ErrorCode::DigestMismatch);
+        assert!(off.verify(rolled.key.expose(), &ctx()).unwrap().decision.is_ok());
+    }
+
+    fn version_3_database_migrates_and_records_its_pepper(fx) {
+        assert_eq!(Registry::migrate(&fx.storage, 3).unwrap(), 3);
+        let key = outside_key();
+        let digest = PepperSet::new(Pepper::new("p1", &[1u8; 32]).unwrap()).digest(key.expose());
+        fx.raw(&format!(
+            "INSERT INTO keys (id, account, name, created_at, created_by, modified_at, modified_by, digest) \
+             VALUES ('{}', 'acct_1', 'old', {T0}, 'system', {T0}, 'system', '{digest}')",
+            key.id()
+        ));
+        let r = fx.open();
+        assert_eq!(Registry::schema_version(&fx.storage).unwrap(), 4);
+        assert_eq!(fx.raw_one(&format!("SELECT import_seal FROM keys WHERE id = '{}'", key.id())), None);
+        assert!(r.verify(key.expose(), &ctx()).unwrap().decision.is_ok());
+        assert_eq!(r.check_pepper().unwrap(), PepperCheck::Recorded { id: "p1".into() });
+    }
+
     fn unrecorded_database_with_foreign_keys_is_refused(fx) {
         let r = fx.open();
         r.create(&NewKey::new("acct_1", "k"), &Actor::System).unwrap();
