@@ -25,13 +25,13 @@ const SHARDS: usize = 16;
 /// can turn "expires at this time" into "never expires").
 #[derive(Clone, Copy)]
 struct OptTime {
-    bit: u8,
+    bit: u16,
 }
 
-const EXPIRES_AT: OptTime = OptTime { bit: 16 };
-const DELETED_AT: OptTime = OptTime { bit: 32 };
-const LAST_USED_AT: OptTime = OptTime { bit: 64 };
-const PREV_UNTIL: OptTime = OptTime { bit: 128 };
+const EXPIRES_AT: OptTime = OptTime { bit: 64 };
+const DELETED_AT: OptTime = OptTime { bit: 128 };
+const LAST_USED_AT: OptTime = OptTime { bit: 256 };
+const PREV_UNTIL: OptTime = OptTime { bit: 512 };
 
 /// The text fields of a cached record, in the order of [`Entry::text`].
 #[derive(Clone, Copy)]
@@ -55,17 +55,21 @@ enum F {
 }
 const FIELDS: usize = 13;
 
-const ENABLED: u8 = 1;
-const READ_ONLY: u8 = 2;
-const HAS_OWNER: u8 = 4;
-const HAS_ROLE: u8 = 8;
+const ENABLED: u16 = 1;
+const READ_ONLY: u16 = 2;
+const HAS_OWNER: u16 = 4;
+const HAS_ROLE: u16 = 8;
+/// The current digest is a sealed import the registry accepts (see `Registry::import`).
+const IMPORTED: u16 = 16;
+/// The previous digest is a sealed import the registry accepts.
+const PREV_IMPORTED: u16 = 32;
 
 /// A cached record with what verification needs.
 pub(crate) struct Entry {
     /// Every text field back to back; `ends[i]` is where field `i` ends.
     text: Box<str>,
     ends: [u32; FIELDS],
-    flags: u8,
+    flags: u16,
     created_at: i64,
     modified_at: i64,
     version: u64,
@@ -178,6 +182,27 @@ impl Entry {
     /// The stored digest of the current secret.
     pub(crate) fn digest(&self) -> &str {
         self.field(F::Digest)
+    }
+
+    /// Marks the current and previous digests as accepted imports (decided when the row
+    /// is loaded: imports enabled and the row's import seal valid).
+    pub(crate) fn with_imported(mut self, current: bool, prev: bool) -> Entry {
+        for (on, bit) in [(current, IMPORTED), (prev, PREV_IMPORTED)] {
+            if on {
+                self.flags |= bit;
+            }
+        }
+        self
+    }
+
+    /// Whether the current digest is an accepted import.
+    pub(crate) fn imported(&self) -> bool {
+        self.flags & IMPORTED != 0
+    }
+
+    /// Whether the previous digest is an accepted import.
+    pub(crate) fn prev_imported(&self) -> bool {
+        self.flags & PREV_IMPORTED != 0
     }
 
     /// The previous digest and the unix second it stops verifying (after a roll).
@@ -470,6 +495,35 @@ impl NegativeCache {
             if let Ok(mut s) = s.lock() {
                 s.clear();
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag of [`Entry::flags`] has a bit of its own (two features once picked the
+    /// same bit in parallel).
+    #[test]
+    fn entry_flags_are_distinct_bits() {
+        let bits = [
+            ENABLED,
+            READ_ONLY,
+            HAS_OWNER,
+            HAS_ROLE,
+            IMPORTED,
+            PREV_IMPORTED,
+            EXPIRES_AT.bit,
+            DELETED_AT.bit,
+            LAST_USED_AT.bit,
+            PREV_UNTIL.bit,
+        ];
+        let mut seen = 0u16;
+        for b in bits {
+            assert_eq!(b.count_ones(), 1, "{b:#x} is not a single bit");
+            assert_eq!(seen & b, 0, "{b:#x} is used twice");
+            seen |= b;
         }
     }
 }

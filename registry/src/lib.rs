@@ -75,6 +75,7 @@
 mod cache;
 mod clock;
 mod registry;
+mod secrets;
 mod store;
 mod tokens;
 mod types;
@@ -87,7 +88,7 @@ pub use tokens::{ACCOUNT_CLAIM, KEY_ID_CLAIM};
 pub use types::{
     Actor, AuditAction, AuditEntry, AuditQuery, CreatedKey, DEFAULT_LIMIT, ExchangedToken,
     ImportKey, KeyPatch, KeyRecord, KeyStatus, ListQuery, MAX_LIMIT, MAX_OFFSET, NewKey, Page,
-    RolledKey, TokenCheck, Verification,
+    PepperCheck, RolledKey, TokenCheck, Verification,
 };
 pub use validate::{
     MAX_ALLOWED_IPS, MAX_DESCRIPTION_LEN, MAX_METADATA_BYTES, MAX_METADATA_KEYS, MAX_NAME_LEN,

@@ -10,16 +10,18 @@ use std::time::Duration;
 
 use keyseal::digest::DigestStatus;
 use keyseal::token::ExchangeOptions;
-use keyseal::{Error, ErrorCode, KeyFormat, KeyPolicy, Keyset, PepperSet, RequestContext};
+use keyseal::{Error, ErrorCode, KeyFormat, KeyPolicy, Keyset, Pepper, PepperSet, RequestContext};
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use crate::cache::{Entry, NegativeCache, RecordCache};
 use crate::clock::{Clock, SystemClock};
+use crate::secrets;
 use crate::store::{self, Conn, DbErr, Dialect, Pool, Row, Storage, Val};
 use crate::types::{
     Actor, AuditAction, AuditEntry, AuditQuery, CreatedKey, ExchangedToken, ImportKey, KeyPatch,
-    KeyRecord, KeyStatus, ListQuery, NewKey, Page, RolledKey, TokenCheck, Verification,
+    KeyRecord, KeyStatus, ListQuery, NewKey, Page, PepperCheck, RolledKey, TokenCheck,
+    Verification,
 };
 use crate::{tokens, validate};
 
@@ -76,6 +78,18 @@ pub struct RegistryConfig {
     pub max_concurrent_lookups: usize,
     /// On PostgreSQL, listen for other instances' changes. Defaults to true.
     pub listen_for_changes: bool,
+    /// Accept digests made without our pepper (plain SHA-256, or HMAC-SHA256 under one of
+    /// `foreign_peppers`) on rows brought in by [`Registry::import`], which carry an
+    /// import seal. Off, imports of such digests fail with `invalid_config` and rows
+    /// imported earlier stop verifying until they are upgraded. Whatever the setting, a
+    /// row without a valid seal verifies only against our peppers, so an unpeppered
+    /// digest written straight into the database never verifies. Defaults to false.
+    pub accept_imported_digests: bool,
+    /// Other systems' peppers, verify-only: an import may name one (see
+    /// [`ImportKey::pepper`]) for a digest that is HMAC-SHA256 of the key under it, as hex.
+    /// Ids must differ from each other and from `peppers`' (`duplicate_kid`). Used only
+    /// when `accept_imported_digests` is on. Defaults to none.
+    pub foreign_peppers: Vec<Pepper>,
     /// The time source. Defaults to the system clock; tests use [`crate::ManualClock`].
     pub clock: Arc<dyn Clock>,
 }
@@ -98,6 +112,8 @@ impl fmt::Debug for RegistryConfig {
             .field("sqlite_mmap_size", &self.sqlite_mmap_size)
             .field("max_concurrent_lookups", &self.max_concurrent_lookups)
             .field("listen_for_changes", &self.listen_for_changes)
+            .field("accept_imported_digests", &self.accept_imported_digests)
+            .field("foreign_peppers", &secrets::ids(&self.foreign_peppers))
             .finish()
     }
 }
@@ -121,6 +137,8 @@ impl RegistryConfig {
             sqlite_mmap_size: 1 << 30,
             max_concurrent_lookups: 4,
             listen_for_changes: true,
+            accept_imported_digests: false,
+            foreign_peppers: Vec::new(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -236,6 +254,8 @@ struct Loaded {
     record: KeyRecord,
     digest: String,
     prev: Option<(String, i64)>,
+    /// The import seal (read by [`Registry::load_by_id`] only).
+    import_seal: Option<String>,
 }
 
 fn col_text(r: &Row, i: usize) -> Result<String, Error> {
@@ -295,6 +315,7 @@ impl Loaded {
             },
             digest: col_text(r, 20)?,
             prev,
+            import_seal: None,
         })
     }
 }
@@ -317,6 +338,8 @@ struct NewRow {
     record: KeyRecord,
     digest: String,
     action: AuditAction,
+    /// An import's seal (see `secrets`); none for keys made here.
+    import_seal: Option<String>,
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Error> {
@@ -425,6 +448,16 @@ fn notify(conn: &mut dyn Conn, instance: &str, id: &str) -> Result<(), DbErr> {
 fn getrandom_fill(out: &mut [u8]) -> Result<(), Error> {
     use keyseal::RandomSource;
     keyseal::OsRandom.fill(out)
+}
+
+/// Upserts one `keyseal_settings` row.
+fn set_setting(conn: &mut dyn Conn, name: &str, value: &str, now: i64) -> Result<(), Error> {
+    conn.exec(
+        "INSERT INTO keyseal_settings (name, value, updated_at) VALUES (?, ?, ?) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        &[Val::from(name), Val::from(value), Val::Int(now)],
+    )?;
+    Ok(())
 }
 
 /// Runs `f` in a write transaction on a pooled connection: commit on `Ok`, roll back on
@@ -570,6 +603,12 @@ fn insert_row(conn: &mut dyn Conn, row: &NewRow, actor: &Actor) -> Result<(), Er
             Val::from(row.digest.as_str()),
         ],
     )?;
+    if let Some(seal) = &row.import_seal {
+        conn.exec(
+            "UPDATE keys SET import_seal = ? WHERE id = ?",
+            &[Val::from(seal.as_str()), Val::from(r.id.as_str())],
+        )?;
+    }
     insert_audit(
         conn,
         r,
@@ -739,6 +778,7 @@ impl Registry {
                 expected: "zero or more seconds",
             });
         }
+        secrets::check_foreign_peppers(&config)?;
         let pool = storage.pool(
             config.pool_size,
             store::SqliteMemory {
@@ -864,6 +904,7 @@ impl Registry {
             record,
             digest,
             action: AuditAction::Create,
+            import_seal: None,
         });
         self.inner.group.submit(
             &self.inner.pool,
@@ -882,9 +923,17 @@ impl Registry {
     /// Imports a key hashed elsewhere (see [`ImportKey`]); it verifies at once, and its
     /// digest is replaced by a peppered one on the first successful verification.
     ///
+    /// A digest made without our pepper (plain SHA-256, or HMAC-SHA256 under a foreign
+    /// pepper named by [`ImportKey::pepper`]) needs
+    /// [`RegistryConfig::accept_imported_digests`]; the row then carries an import seal
+    /// (a MAC of its id and digest under our pepper), and only sealed rows may hold such
+    /// a digest. A keyseal `v1.` digest of one of our peppers imports as is.
+    ///
     /// Errors: those of [`Registry::create`], plus `invalid_argument` for an id that is
-    /// not of the registry's key format and `malformed_digest` for a digest that is
-    /// neither SHA-256 hex/base64 nor a keyseal `v1.` digest.
+    /// not of the registry's key format, `malformed_digest` for a digest that is neither
+    /// SHA-256 hex/base64 nor a keyseal `v1.` digest (64 hex digits with a foreign
+    /// pepper), `invalid_config` when imports are off, and `unknown_pepper` for a foreign
+    /// pepper that is not configured.
     pub fn import(&self, import: &ImportKey, actor: &Actor) -> Result<KeyRecord, Error> {
         if !validate::is_key_id(&import.id, self.format().id_len()) {
             return Err(reg(
@@ -892,11 +941,10 @@ impl Registry {
                 "expected an id of the registry's key format (base62, the format's id length)",
             ));
         }
-        // Parsing the digest needs no key: an empty key can only mismatch or fail to parse.
-        match self.inner.config.peppers.verify("", &import.digest) {
-            Err(e) if e.error_code() == ErrorCode::MalformedDigest => return Err(e),
-            _ => {}
-        }
+        let cfg = &self.inner.config;
+        let (digest, sealed) =
+            secrets::import_digest(cfg, &import.digest, import.pepper.as_deref())?;
+        let import_seal = sealed.then(|| secrets::seal(&cfg.peppers, &import.id, &digest));
         let now = self.now();
         let mut record = self.new_record(import.id.clone(), &import.fields, actor, now)?;
         if let Some(at) = import.created_at {
@@ -904,8 +952,9 @@ impl Registry {
         }
         let row = Arc::new(NewRow {
             record,
-            digest: import.digest.clone(),
+            digest,
             action: AuditAction::Import,
+            import_seal,
         });
         self.inner.group.submit(
             &self.inner.pool,
@@ -918,10 +967,85 @@ impl Registry {
         Ok(row.record.clone())
     }
 
+    /// Checks the database's recorded pepper fingerprint against the configured peppers,
+    /// and records the current pepper's when there is none yet or when the recorded one
+    /// is an older pepper still configured (after a rotation). A server calls it at
+    /// start-up and refuses to run on [`PepperCheck::Unknown`] or
+    /// [`PepperCheck::Mismatch`]: secrets that do not match the database would fail
+    /// every key.
+    ///
+    /// The fingerprint is `v1.<pepper_id>.<HMAC-SHA256(pepper, fixed label)>`: it names
+    /// the pepper and proves its secret without revealing it.
+    ///
+    /// Errors: `storage_unavailable`.
+    pub fn check_pepper(&self) -> Result<PepperCheck, Error> {
+        let peppers = &self.inner.config.peppers;
+        let current = secrets::fingerprint(peppers);
+        let current_id = peppers.current().id().to_owned();
+        with_tx(&self.inner.pool, |conn| {
+            let recorded = conn
+                .query_one(
+                    "SELECT value FROM keyseal_settings WHERE name = ?",
+                    &[Val::from(secrets::FINGERPRINT_SETTING)],
+                )?
+                .and_then(|r| r.first().and_then(Val::text).map(str::to_owned));
+            let outcome = match recorded {
+                Some(rec) => {
+                    let id = secrets::pepper_id_of(&rec).unwrap_or("").to_owned();
+                    match secrets::check_fingerprint(peppers, &rec) {
+                        Ok(DigestStatus::Current) => return Ok(PepperCheck::Matches { id }),
+                        Ok(DigestStatus::Outdated) => PepperCheck::Advanced {
+                            from: id,
+                            to: current_id,
+                        },
+                        Err(Error::UnknownPepper) => return Ok(PepperCheck::Unknown { id }),
+                        Err(_) => return Ok(PepperCheck::Mismatch { id }),
+                    }
+                }
+                None => {
+                    // A database from before fingerprints: refuse when its keys name
+                    // peppers of which we hold none.
+                    let sample = conn
+                        .query_one(
+                            "SELECT digest FROM keys WHERE digest LIKE 'v1.%' ORDER BY id LIMIT 1",
+                            &[],
+                        )?
+                        .and_then(|r| r.first().and_then(Val::text).map(str::to_owned));
+                    if let Some(id) = sample.as_deref().and_then(secrets::pepper_id_of)
+                        && !secrets::has_pepper(peppers, id)
+                    {
+                        return Ok(PepperCheck::Unknown { id: id.to_owned() });
+                    }
+                    PepperCheck::Recorded { id: current_id }
+                }
+            };
+            set_setting(conn, secrets::FINGERPRINT_SETTING, &current, self.now())?;
+            Ok(outcome)
+        })
+    }
+
+    /// True when `storage` already holds at least one key row (deleted ones included);
+    /// false for an empty database or one without a schema yet. Opens one connection and
+    /// needs no secrets, so a server can check before it creates new ones.
+    ///
+    /// Errors: `storage_unavailable`.
+    pub fn holds_keys(storage: &Storage) -> Result<bool, Error> {
+        if Self::schema_version(storage)? == 0 {
+            return Ok(false);
+        }
+        let pool = storage.pool(1, store::SqliteMemory::default());
+        let mut conn = pool.get()?;
+        Ok(conn.query_one("SELECT 1 FROM keys LIMIT 1", &[])?.is_some())
+    }
+
     fn load_by_id(&self, conn: &mut dyn Conn, id: &str) -> Result<Option<Loaded>, Error> {
-        let sql = format!("SELECT {KEY_COLS} FROM keys WHERE id = ?");
+        let sql = format!("SELECT {KEY_COLS}, import_seal FROM keys WHERE id = ?");
         match conn.query_one(&sql, &[Val::from(id)])? {
-            Some(r) => Ok(Some(Loaded::from_row(&r, self.format().prefix())?)),
+            Some(r) => {
+                let mut l = Loaded::from_row(&r, self.format().prefix())?;
+                l.import_seal = col_opt_text(&r, 23);
+                Ok(Some(l))
+            }
             None => Ok(None),
         }
     }
@@ -1428,7 +1552,20 @@ impl Registry {
         // Checked once here, so a cached record always rebuilds a valid policy.
         policy_of(&l.record)?;
         let prev = l.prev.as_ref().map(|(d, until)| (d.as_str(), *until));
-        let entry = Arc::new(Entry::new(&l.record, &l.digest, prev, now)?);
+        // Decided once per load: the cached entry says whether each digest is an
+        // accepted import (imports on, and the seal covers this id and digest).
+        let cfg = &inner.config;
+        let sealed = |digest: &str| {
+            cfg.accept_imported_digests
+                && l.import_seal
+                    .as_deref()
+                    .is_some_and(|s| secrets::seal_is_valid(&cfg.peppers, id, digest, s))
+        };
+        let imported = sealed(&l.digest);
+        let prev_imported = prev.is_some_and(|(d, _)| sealed(d));
+        let entry = Arc::new(
+            Entry::new(&l.record, &l.digest, prev, now)?.with_imported(imported, prev_imported),
+        );
         inner.cache.insert(Arc::clone(&entry), generation);
         Ok(Some(entry))
     }
@@ -1479,22 +1616,24 @@ impl Registry {
             None => return Ok(None),
         };
         let entry = entry.ok_or_else(|| reg(ErrorCode::NotFound, "no key with this id"))?;
-        let peppers = &self.inner.config.peppers;
-        let (status, current) = match peppers.verify(key, entry.digest()) {
-            Ok(s) => (s, true),
-            Err(e) => match entry.prev().filter(|(_, until)| ctx.now < *until) {
-                Some((d, _)) => match peppers.verify(key, d) {
-                    Ok(s) => (s, false),
-                    Err(_) => return Err(e),
+        let cfg = &self.inner.config;
+        let (status, current) =
+            match secrets::check_digest(cfg, key, entry.digest(), entry.imported()) {
+                Ok(s) => (s, true),
+                Err(e) => match entry.prev().filter(|(_, until)| ctx.now < *until) {
+                    Some((d, _)) => match secrets::check_digest(cfg, key, d, entry.prev_imported())
+                    {
+                        Ok(s) => (s, false),
+                        Err(_) => return Err(e),
+                    },
+                    None => return Err(e),
                 },
-                None => return Err(e),
-            },
-        };
+            };
         if status == DigestStatus::Outdated && current {
             if !io {
                 return Ok(None);
             }
-            self.rehash(id, key, entry.digest());
+            self.rehash(id, key, entry.digest(), entry.imported());
         }
         let record = entry.record(self.format().prefix())?;
         let decision = policy_of(&record)?.check(ctx);
@@ -1625,11 +1764,18 @@ impl Registry {
         }))
     }
 
-    fn rehash(&self, id: &str, key: &str, old: &str) {
+    /// Replaces an outdated digest with the current pepper's; an upgraded import also
+    /// loses its seal (the row is an ordinary one from then on).
+    fn rehash(&self, id: &str, key: &str, old: &str, was_import: bool) {
         let new = self.inner.config.peppers.digest(key);
+        let sql = if was_import {
+            "UPDATE keys SET digest = ?, import_seal = NULL WHERE id = ? AND digest = ?"
+        } else {
+            "UPDATE keys SET digest = ? WHERE id = ? AND digest = ?"
+        };
         let r = with_tx(&self.inner.pool, |conn| {
             conn.exec(
-                "UPDATE keys SET digest = ? WHERE id = ? AND digest = ?",
+                sql,
                 &[Val::from(new.as_str()), Val::from(id), Val::from(old)],
             )?;
             Ok(())

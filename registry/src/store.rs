@@ -631,7 +631,7 @@ impl Storage {
 // Migrations
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Migration `n` (1-based) for each dialect. Never edit a released migration: add one.
 fn migration(dialect: Dialect, version: u32) -> &'static str {
@@ -743,6 +743,17 @@ fn migration(dialect: Dialect, version: u32) -> &'static str {
                 WHERE id = NEW.id;
             END;"
         }
+        (Dialect::Sqlite, 4) => {
+            // Version 4: `import_seal` marks an imported row (a MAC of its id and digest
+            // under the pepper, so a row planted by SQL cannot pass as an import), and
+            // `keyseal_settings` records the fingerprint of the current pepper.
+            "ALTER TABLE keys ADD COLUMN import_seal TEXT;
+            CREATE TABLE keyseal_settings (
+                name TEXT NOT NULL PRIMARY KEY,
+                value TEXT NOT NULL,
+                updated_at INTEGER NOT NULL
+            );"
+        }
         (Dialect::Postgres, 1) => {
             "CREATE TABLE keys (
                 seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -791,6 +802,14 @@ fn migration(dialect: Dialect, version: u32) -> &'static str {
             // by id). PostgreSQL keeps its heap table and `id` index, and its identity
             // column still numbers `seq`: nothing to do but record the version.
             "SELECT 1"
+        }
+        (Dialect::Postgres, 4) => {
+            "ALTER TABLE keys ADD COLUMN import_seal TEXT;
+            CREATE TABLE keyseal_settings (
+                name TEXT NOT NULL PRIMARY KEY,
+                value TEXT NOT NULL,
+                updated_at BIGINT NOT NULL
+            );"
         }
         _ => "",
     }

@@ -456,9 +456,61 @@ pub struct ImportKey {
     /// The fields of the new record.
     pub fields: NewKey,
     /// The stored digest: SHA-256 of the whole key as hex or base64 (optionally
-    /// `sha256:`-prefixed), or a keyseal `v1.` digest. Replaced by a peppered digest on
-    /// the first successful verification.
+    /// `sha256:`-prefixed), HMAC-SHA256 of the key under `pepper` as 64 hex digits, or a
+    /// keyseal `v1.` digest. Replaced by a peppered digest on the first successful
+    /// verification. Anything but a `v1.` digest of our peppers needs
+    /// `RegistryConfig::accept_imported_digests`.
     pub digest: String,
     /// Original creation time (unix seconds); defaults to the import time.
+    #[serde(default)]
     pub created_at: Option<i64>,
+    /// The id of the foreign pepper (one of `RegistryConfig::foreign_peppers`) `digest`
+    /// is an HMAC-SHA256 under. Defaults to none: the digest is plain SHA-256 or ours.
+    #[serde(default)]
+    pub pepper: Option<String>,
+}
+
+/// The outcome of [`crate::Registry::check_pepper`]; every variant names a pepper by id,
+/// never by secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PepperCheck {
+    /// The database had no fingerprint; the current pepper's is now recorded.
+    Recorded {
+        /// The current pepper's id.
+        id: String,
+    },
+    /// The recorded fingerprint is the current pepper's.
+    Matches {
+        /// The current pepper's id.
+        id: String,
+    },
+    /// The recorded fingerprint was an older, still configured pepper's (a rotation):
+    /// the current one's is now recorded.
+    Advanced {
+        /// The older pepper's id.
+        from: String,
+        /// The current pepper's id.
+        to: String,
+    },
+    /// The database's pepper is not configured (refuse to start).
+    Unknown {
+        /// The id the database names.
+        id: String,
+    },
+    /// A configured pepper has the database's id but another secret (refuse to start).
+    Mismatch {
+        /// The id the database names.
+        id: String,
+    },
+}
+
+impl PepperCheck {
+    /// True when the configuration holds the database's pepper.
+    pub fn is_ok(&self) -> bool {
+        !matches!(
+            self,
+            PepperCheck::Unknown { .. } | PepperCheck::Mismatch { .. }
+        )
+    }
 }

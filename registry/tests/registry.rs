@@ -542,6 +542,7 @@ both! {
             c.peppers = PepperSet::new(Pepper::new("p2", &[2u8; 32]).unwrap())
                 .with_previous(Pepper::new("p1", &[1u8; 32]).unwrap())
                 .unwrap();
+            c.accept_imported_digests = true;
         });
         assert!(r2.verify(k.key.expose(), &ctx(T0)).unwrap().decision.is_ok());
         assert!(digest_of(&id).starts_with("v1.p2."));
@@ -554,6 +555,7 @@ both! {
             fields: NewKey::new("acct_1", "imported"),
             digest: format!("sha256:{}", sha256_hex(outside.expose())),
             created_at: Some(T0 - 86_400),
+            pepper: None,
         };
         // Before the import the id is unknown (and remembered as unknown)...
         assert_eq!(code(r2.verify(outside.expose(), &ctx(T0))), ErrorCode::NotFound);
@@ -776,10 +778,10 @@ both! {
     fn migrates_an_empty_database(fx) {
         assert_eq!(Registry::schema_version(&fx.storage).unwrap(), 0);
         let r = fx.open();
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(SCHEMA_VERSION, 4);
         assert_eq!(Registry::schema_version(&fx.storage).unwrap(), SCHEMA_VERSION);
         let versions: Vec<_> = fx.raw("SELECT version FROM keyseal_schema ORDER BY version").into_iter().map(|r| r[0].clone().unwrap()).collect();
-        assert_eq!(versions, ["1", "2", "3"]);
+        assert_eq!(versions, ["1", "2", "3", "4"]);
         if !fx.is_pg() {
             // v3: one B-tree keyed by the public id, so a lookup by id is one walk.
             let ddl = fx.raw_one("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'keys'").unwrap();
@@ -799,7 +801,7 @@ both! {
         // Opening again is a no-op.
         let r = fx.open();
         assert_eq!(Registry::schema_version(&fx.storage).unwrap(), SCHEMA_VERSION);
-        assert_eq!(fx.raw_one("SELECT COUNT(*) FROM keyseal_schema").as_deref(), Some("3"));
+        assert_eq!(fx.raw_one("SELECT COUNT(*) FROM keyseal_schema").as_deref(), Some("4"));
         assert_eq!(r.list("acct_1", &ListQuery::default()).unwrap().total, 2);
     }
 
@@ -880,7 +882,8 @@ both! {
         assert_eq!(r.list("acct_1", &ListQuery::default()).unwrap().data[0].id, newest.record.id);
         assert_eq!(code(r.create(&NewKey::new("acct_1", "k05"), &alice())), ErrorCode::NameConflict);
         r.create(&NewKey::new("acct_2", "k05"), &alice()).unwrap();
-        let dup = ImportKey { id: keys[5].id().to_owned(), fields: NewKey::new("acct_1", "dup"), digest: sha256_hex(keys[5].expose()), created_at: None };
+        // A `v1.` digest of our pepper imports without `accept_imported_digests`.
+        let dup = ImportKey { id: keys[5].id().to_owned(), fields: NewKey::new("acct_1", "dup"), digest: format!("v1.p1.{}", "A".repeat(43)), created_at: None, pepper: None };
         assert_eq!(code(r.import(&dup, &alice())), ErrorCode::InvalidArgument);
         let mut patch = KeyPatch::new(1);
         patch.description = Some("changed".into());
@@ -966,8 +969,8 @@ both! {
     }
 
     fn other_instances_see_changes(fx) {
-        let a = fx.open();
-        let b = fx.open();
+        let a = fx.open_with(|c| c.accept_imported_digests = true);
+        let b = fx.open_with(|c| c.accept_imported_digests = true);
         let k = a.create(&NewKey::new("acct_1", "k"), &alice()).unwrap();
         let key = k.key.expose().to_owned();
         let id = k.record.id.clone();
@@ -994,7 +997,7 @@ both! {
             // An id b remembered as unknown is forgotten when a creates it (import).
             let outside = stranger();
             assert_eq!(code(b.verify(outside.expose(), &ctx(T0))), ErrorCode::NotFound);
-            let imp = ImportKey { id: outside.id().to_owned(), fields: NewKey::new("acct_1", "imp"), digest: sha256_hex(outside.expose()), created_at: None };
+            let imp = ImportKey { id: outside.id().to_owned(), fields: NewKey::new("acct_1", "imp"), digest: sha256_hex(outside.expose()), created_at: None, pepper: None };
             a.import(&imp, &alice()).unwrap();
             let start = std::time::Instant::now();
             while b.verify(outside.expose(), &ctx(T0)).is_err() {

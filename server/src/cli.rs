@@ -1,4 +1,4 @@
-//! The command line: `serve`, `init`, `keys ...`, `token ...`, `inspect`.
+//! The command line: `serve`, `init`, `keys ...`, `token ...`, `rotate ...`, `import`, `inspect`.
 //!
 //! Exit codes (also in `keyseal --help`):
 //!
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use keyseal_registry::{Actor, NewKey};
+use keyseal_registry::{Actor, NewKey, PepperCheck, Registry};
 use serde_json::{Value, json};
 
 use crate::api::{self, AppState, OWNER_ROLE};
@@ -56,6 +56,14 @@ enum Cmd {
     /// Exchange a key for a token, or verify a token, through a running server.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Rotate a secret in the config file: a new one becomes current, the old one only
+    /// verifies until --grace has passed. Running servers pick it up when restarted.
+    #[command(subcommand)]
+    Rotate(RotateCmd),
+    /// Import keys hashed elsewhere straight into the database, one JSON object a line:
+    /// {"id", "fields": {"account", "name", ...}, "digest", "pepper"?, "created_at"?}.
+    /// Digests other than keyseal's need `[imports] accept_imported_digests = true`.
+    Import(ImportArgs),
     /// Read a key offline: prefix, id, whether the checksum is valid. Never prints the secret.
     /// Load-test helper: creates COUNT keys straight in the database and writes them,
     /// one per line, to OUT (mode 0600). Used by benches/server/load.sh.
@@ -123,6 +131,36 @@ impl ServeArgs {
             drain_timeout: Duration::from_secs(self.drain_timeout),
         }
     }
+}
+
+#[derive(Subcommand)]
+enum RotateCmd {
+    /// New pepper for key digests; keys move to it when next used. --grace defaults to
+    /// 365d: a key not used by then stops verifying once the old pepper is dropped.
+    Pepper(RotateArgs),
+    /// New token signing key; tokens signed by the old one verify until --grace has
+    /// passed. --grace defaults to the token lifetime plus 1 day (time to restart).
+    TokenKey(RotateArgs),
+}
+
+#[derive(Args)]
+struct RotateArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// How long the old secret keeps verifying: seconds, or a number with s, m, h or d.
+    #[arg(long)]
+    grace: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// File of JSON lines, or `-` for standard input.
+    file: String,
 }
 
 #[derive(Args)]
@@ -341,6 +379,8 @@ pub fn main() -> ExitCode {
         Cmd::Init(a) => init(a),
         Cmd::Keys(k) => keys(k),
         Cmd::Token(t) => token(t),
+        Cmd::Rotate(r) => rotate(r),
+        Cmd::Import(a) => import(a),
         Cmd::SeedKeys(a) => seed_keys(a),
         Cmd::Inspect { key, json } => inspect(&key, json),
     };
@@ -377,16 +417,10 @@ fn init_logging(format: &str) {
 fn serve(a: ServeArgs) -> CliResult {
     init_logging(&a.log_format);
     let cfg_path = a.db.config_path();
-    let (settings, created) = Settings::load(&cfg_path, true).map_err(fail1)?;
+    let (settings, registry, created) = open_checked(&a.db, true)?;
     if created {
         tracing::info!(path = %cfg_path.display(), "created a config with new secrets (mode 0600); back it up");
     }
-    let registry = config::open_registry(&a.db.db, &settings).map_err(|e| {
-        Fail(
-            7,
-            format!("cannot open {}: {e}", config::describe_db(&a.db.db)),
-        )
-    })?;
     let limits = a.limits();
     let state = Arc::new(AppState::new(Arc::new(registry), BLOCKING_SLOTS, &limits));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -455,24 +489,191 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal: draining in-flight requests");
 }
 
+/// Loads the secrets and opens the registry, refusing secrets that do not match the
+/// database: with no config (and no environment secrets) for a database that already
+/// holds keys, new secrets are never generated; and the configured peppers must include
+/// the one whose fingerprint the database records (recorded on the first start).
+fn open_checked(db: &DbArgs, create: bool) -> Result<(Settings, Registry, bool), Fail> {
+    let cfg_path = db.config_path();
+    let desc = config::describe_db(&db.db);
+    if create && !Settings::env_is_set() && !cfg_path.exists() {
+        let holds = Registry::holds_keys(&config::storage(&db.db))
+            .map_err(|e| Fail(7, format!("cannot open {desc}: {e}")))?;
+        if holds {
+            return Err(fail1(format!(
+                "invalid_config: {desc} already holds keys, but there is no config at {}: refusing                  to create new secrets that would not verify them. Pass the original config with                  --config (or KEYSEAL_CONFIG), or set {} and {}",
+                cfg_path.display(),
+                config::ENV_PEPPER,
+                config::ENV_TOKEN_SECRET
+            )));
+        }
+    }
+    let (settings, created) = Settings::load(&cfg_path, create).map_err(fail1)?;
+    let registry = config::open_registry(&db.db, &settings)
+        .map_err(|e| Fail(7, format!("cannot open {desc}: {e}")))?;
+    let check = registry
+        .check_pepper()
+        .map_err(|e| Fail(7, format!("cannot read {desc}: {e}")))?;
+    match check {
+        PepperCheck::Unknown { id } => {
+            registry.close();
+            return Err(fail1(format!(
+                "unknown_pepper: the keys in {desc} were digested with pepper {id:?}, which the                  secrets from {} do not hold; start with the config that holds it",
+                settings.source
+            )));
+        }
+        PepperCheck::Mismatch { id } => {
+            registry.close();
+            return Err(fail1(format!(
+                "digest_mismatch: pepper {id:?} from {} is not the pepper {desc} was set up with                  (same id, another secret); start with the config that holds it",
+                settings.source
+            )));
+        }
+        PepperCheck::Advanced { from, to } => {
+            tracing::info!(from = %from, to = %to, "recorded the rotated pepper in the database");
+        }
+        PepperCheck::Recorded { .. } | PepperCheck::Matches { .. } => {}
+    }
+    Ok((settings, registry, created))
+}
+
+// ---------------------------------------------------------------------------------------
+// rotate
+
+/// `30`, `90s`, `15m`, `12h`, `365d` -> seconds.
+fn parse_grace(s: &str) -> Result<i64, Fail> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let mult = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => 0,
+    };
+    num.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0 && mult > 0)
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| {
+            Fail(
+                2,
+                format!("--grace: expected seconds or a number with s, m, h or d, found {s:?}"),
+            )
+        })
+}
+
+fn rotate(cmd: RotateCmd) -> CliResult {
+    let (what, a) = match cmd {
+        RotateCmd::Pepper(a) => (config::Rotate::Pepper, a),
+        RotateCmd::TokenKey(a) => (config::Rotate::TokenKey, a),
+    };
+    if Settings::env_is_set() {
+        return Err(fail1(format!(
+            "invalid_config: {} / {} are set, so servers ignore the config file; rotate by              moving the secrets into the file (or change the variables yourself)",
+            config::ENV_PEPPER,
+            config::ENV_TOKEN_SECRET
+        )));
+    }
+    let path = a.db.config_path();
+    if !path.exists() {
+        return Err(fail1(format!(
+            "no config at {}; pass --config (or KEYSEAL_CONFIG)",
+            path.display()
+        )));
+    }
+    let (settings, _) = Settings::load(&path, false).map_err(fail1)?;
+    let grace = match (&a.grace, what) {
+        (Some(g), _) => parse_grace(g)?,
+        (None, config::Rotate::Pepper) => config::DEFAULT_PEPPER_GRACE,
+        (None, config::Rotate::TokenKey) => {
+            i64::try_from(settings.token_ttl).unwrap_or(86_400) + config::TOKEN_GRACE_MARGIN
+        }
+    };
+    let r = Settings::rotate_file(&path, what, grace, config::unix_now()).map_err(fail1)?;
+    let kind = match what {
+        config::Rotate::Pepper => "pepper",
+        config::Rotate::TokenKey => "token key",
+    };
+    if a.json {
+        println!(
+            "{}",
+            json!({"rotated": kind, "current": r.new_id, "previous": r.old_id, "previous_verify_until": r.old_until})
+        );
+    } else {
+        println!("{kind} rotated in {}", path.display());
+        println!("current:  {}", r.new_id);
+        println!(
+            "previous: {} (verifies until {})",
+            r.old_id,
+            rfc3339(r.old_until)
+        );
+        println!("Restart every server with this file to use it.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------
+// import
+
+/// `keyseal import`: stops at the first line that fails (the lines before it are
+/// imported) and says which line; never echoes a digest.
+fn import(a: ImportArgs) -> CliResult {
+    use std::io::BufRead;
+    let input: Box<dyn BufRead> = if a.file == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(&a.file).map_err(|e| fail1(format!("{}: {e}", a.file)))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let (_settings, registry, _) = open_checked(&a.db, false)?;
+    let mut done = 0usize;
+    let r = (|| {
+        for (i, line) in input.lines().enumerate() {
+            let n = i + 1;
+            let line = line.map_err(|e| fail1(format!("line {n}: {e}")))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let imp: keyseal_registry::ImportKey = serde_json::from_str(&line).map_err(|e| {
+                Fail(
+                    3,
+                    format!(
+                        "line {n}: expected an import object (id, fields, digest), invalid at column {}",
+                        e.column()
+                    ),
+                )
+            })?;
+            registry.import(&imp, &Actor::System).map_err(|e| {
+                Fail(
+                    exit_for_code(e.code()),
+                    format!("line {n}: {}: {e}", e.code()),
+                )
+            })?;
+            done += 1;
+        }
+        Ok(())
+    })();
+    registry.close();
+    eprintln!("imported {done} keys");
+    r.map(|()| ExitCode::SUCCESS)
+}
+
 // ---------------------------------------------------------------------------------------
 // init
 
 fn init(a: InitArgs) -> CliResult {
     let cfg_path = a.db.config_path();
-    let (settings, created) = Settings::load(&cfg_path, true).map_err(fail1)?;
+    let (_settings, registry, created) = open_checked(&a.db, true)?;
     if created {
         eprintln!(
             "created {} with new secrets (mode 0600): back it up, and never commit it",
             cfg_path.display()
         );
     }
-    let registry = config::open_registry(&a.db.db, &settings).map_err(|e| {
-        Fail(
-            7,
-            format!("cannot open {}: {e}", config::describe_db(&a.db.db)),
-        )
-    })?;
     let account = match a.account {
         Some(acct) => acct,
         None => format!("acct_{}", config::random_base62(16).map_err(fail1)?),
@@ -514,14 +715,8 @@ fn init(a: InitArgs) -> CliResult {
 
 fn seed_keys(a: SeedArgs) -> CliResult {
     use std::os::unix::fs::OpenOptionsExt;
-    let cfg_path = a.db.config_path();
-    let (settings, _) = Settings::load(&cfg_path, false).map_err(fail1)?;
-    let registry = Arc::new(config::open_registry(&a.db.db, &settings).map_err(|e| {
-        Fail(
-            7,
-            format!("cannot open {}: {e}", config::describe_db(&a.db.db)),
-        )
-    })?);
+    let (_settings, registry, _) = open_checked(&a.db, false)?;
+    let registry = Arc::new(registry);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

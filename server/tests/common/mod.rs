@@ -65,6 +65,19 @@ pub fn pg_url() -> Option<String> {
     .clone()
 }
 
+/// A fresh, migrated PostgreSQL database on the server of `KEYSEAL_TEST_PG_URL`.
+pub fn fresh_pg_db() -> Option<String> {
+    let base = pg_url()?;
+    let db = unique("ks_env").to_lowercase();
+    let mut client = postgres::Client::connect(&base, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot connect to the test database server: {e}"));
+    client
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
+    let (head, _) = base.rsplit_once('/').unwrap_or((&base, ""));
+    Some(format!("{head}/{db}"))
+}
+
 /// A test installation: a temporary directory with the config, and a database.
 pub struct Env {
     pub backend: Backend,
@@ -94,7 +107,9 @@ impl Env {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let db = match backend {
             Backend::Sqlite => dir.join("keyseal.db").display().to_string(),
-            Backend::Postgres => match pg_url() {
+            // A database of its own: each installation has its own secrets, and a server
+            // refuses a database whose keys use another pepper.
+            Backend::Postgres => match fresh_pg_db() {
                 Some(u) => u,
                 None => {
                     let _ = std::fs::remove_dir_all(&dir);
