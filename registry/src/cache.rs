@@ -32,6 +32,7 @@ const EXPIRES_AT: OptTime = OptTime { bit: 64 };
 const DELETED_AT: OptTime = OptTime { bit: 128 };
 const LAST_USED_AT: OptTime = OptTime { bit: 256 };
 const PREV_UNTIL: OptTime = OptTime { bit: 512 };
+const ROLLED_AT: OptTime = OptTime { bit: 1024 };
 
 /// The text fields of a cached record, in the order of [`Entry::text`].
 #[derive(Clone, Copy)]
@@ -79,6 +80,7 @@ pub(crate) struct Entry {
     last_used_at: i64,
     /// When the previous digest stops verifying (after a roll).
     prev_until: i64,
+    rolled_at: i64,
     /// When the entry was loaded (registry clock), for the staleness bound.
     pub(crate) loaded_at: i64,
     /// The last `last_used_at` written or queued for this key.
@@ -134,6 +136,7 @@ impl Entry {
             (record.deleted_at.is_some(), DELETED_AT.bit),
             (record.last_used_at.is_some(), LAST_USED_AT.bit),
             (prev.is_some(), PREV_UNTIL.bit),
+            (record.rolled_at.is_some(), ROLLED_AT.bit),
         ] {
             if on {
                 flags |= bit;
@@ -150,6 +153,7 @@ impl Entry {
             deleted_at: record.deleted_at.unwrap_or(0),
             last_used_at: record.last_used_at.unwrap_or(0),
             prev_until: prev.map_or(0, |p| p.1),
+            rolled_at: record.rolled_at.unwrap_or(0),
             loaded_at,
             last_used: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
             referenced: AtomicBool::new(false),
@@ -243,6 +247,7 @@ impl Entry {
             deleted_at: self.time(DELETED_AT, self.deleted_at),
             last_used_at: self.time(LAST_USED_AT, self.last_used_at),
             previous_secret_expires_at: self.time(PREV_UNTIL, self.prev_until),
+            rolled_at: self.time(ROLLED_AT, self.rolled_at),
         })
     }
 
@@ -518,6 +523,7 @@ mod tests {
             DELETED_AT.bit,
             LAST_USED_AT.bit,
             PREV_UNTIL.bit,
+            ROLLED_AT.bit,
         ];
         let mut seen = 0u16;
         for b in bits {

@@ -247,7 +247,9 @@ impl Drop for GatePass<'_> {
 /// The columns every key query reads, in [`Loaded::from_row`]'s order.
 const KEY_COLS: &str = "seq, id, account, name, description, owner, role, scopes, read_only, \
     allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
-    modified_by, version, deleted_at, last_used_at, digest, prev_digest, prev_digest_until";
+    modified_by, version, deleted_at, last_used_at, digest, prev_digest, prev_digest_until, rolled_at";
+/// Columns in [`KEY_COLS`]: a query's extra columns start at this index.
+const KEY_COLS_LEN: usize = 24;
 
 /// A key row as read from the database.
 struct Loaded {
@@ -312,6 +314,7 @@ impl Loaded {
                 deleted_at: col_opt_int(r, 18),
                 last_used_at: col_opt_int(r, 19),
                 previous_secret_expires_at: prev.as_ref().map(|p| p.1),
+                rolled_at: col_opt_int(r, 23),
             },
             digest: col_text(r, 20)?,
             prev,
@@ -375,6 +378,7 @@ fn diff(old: &KeyRecord, new: &KeyRecord) -> Map<String, Value> {
     put("expires_at", json!(old.expires_at), json!(new.expires_at));
     put("metadata", json!(old.metadata), json!(new.metadata));
     put("deleted_at", json!(old.deleted_at), json!(new.deleted_at));
+    put("rolled_at", json!(old.rolled_at), json!(new.rolled_at));
     put(
         "previous_secret_expires_at",
         json!(old.previous_secret_expires_at),
@@ -398,6 +402,7 @@ fn creation_changes(rec: &KeyRecord) -> Map<String, Value> {
         metadata: Map::new(),
         deleted_at: None,
         previous_secret_expires_at: None,
+        rolled_at: None,
         ..rec.clone()
     };
     let mut m = diff(&empty, rec);
@@ -887,6 +892,7 @@ impl Registry {
             deleted_at: None,
             last_used_at: None,
             previous_secret_expires_at: None,
+            rolled_at: None,
         })
     }
 
@@ -1043,7 +1049,7 @@ impl Registry {
         match conn.query_one(&sql, &[Val::from(id)])? {
             Some(r) => {
                 let mut l = Loaded::from_row(&r, self.format().prefix())?;
-                l.import_seal = col_opt_text(&r, 23);
+                l.import_seal = col_opt_text(&r, KEY_COLS_LEN);
                 Ok(Some(l))
             }
             None => Ok(None),
@@ -1220,7 +1226,7 @@ impl Registry {
         page_params.push(Val::Int(offset));
         let rows = conn.query(&sql, &page_params)?;
         let total = match rows.first() {
-            Some(r) => r.get(23).and_then(Val::int),
+            Some(r) => r.get(KEY_COLS_LEN).and_then(Val::int),
             None => conn
                 .query_one(&count_sql, &params)?
                 .and_then(|r| r.first().and_then(Val::int)),
@@ -1484,17 +1490,19 @@ impl Registry {
             let prev_until = (grace_seconds > 0).then(|| now + grace_seconds);
             let mut new = old.record.clone();
             new.previous_secret_expires_at = prev_until;
+            new.rolled_at = Some(now);
             new.version += 1;
             new.modified_at = now;
             new.modified_by = actor.clone();
             let n = conn.exec(
-                "UPDATE keys SET digest = ?, prev_digest = ?, prev_digest_until = ?, modified_at = ?, \
-                 modified_by = ?, version = version + 1 \
+                "UPDATE keys SET digest = ?, prev_digest = ?, prev_digest_until = ?, rolled_at = ?, \
+                 modified_at = ?, modified_by = ?, version = version + 1 \
                  WHERE id = ? AND account = ? AND version = ? AND deleted_at IS NULL",
                 &[
                     Val::from(digest.as_str()),
                     prev_until.map_or(Val::Null, |_| Val::from(old.digest.as_str())),
                     Val::opt_int(prev_until),
+                    Val::Int(now),
                     Val::Int(now),
                     Val::from(actor.to_stored()),
                     Val::from(id),
@@ -1757,7 +1765,7 @@ impl Registry {
         // A key id the registry does not know (any more) has no live key behind it.
         let entry = entry.ok_or(Error::KeyRevoked)?;
         let record = entry.record(self.format().prefix())?;
-        tokens::check_key(&record, account, now)?;
+        tokens::check_key(&record, account, verified.claims.iat, now)?;
         Ok(Some(TokenCheck {
             token: verified,
             record: Arc::new(record),

@@ -631,7 +631,7 @@ impl Storage {
 // Migrations
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Migration `n` (1-based) for each dialect. Never edit a released migration: add one.
 fn migration(dialect: Dialect, version: u32) -> &'static str {
@@ -754,6 +754,11 @@ fn migration(dialect: Dialect, version: u32) -> &'static str {
                 updated_at INTEGER NOT NULL
             );"
         }
+        (Dialect::Sqlite, 5) => {
+            // Version 5: when the secret was last rolled, so exchange tokens issued before
+            // a roll stop working when the old secret does.
+            "ALTER TABLE keys ADD COLUMN rolled_at INTEGER;"
+        }
         (Dialect::Postgres, 1) => {
             "CREATE TABLE keys (
                 seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -811,6 +816,7 @@ fn migration(dialect: Dialect, version: u32) -> &'static str {
                 updated_at BIGINT NOT NULL
             );"
         }
+        (Dialect::Postgres, 5) => "ALTER TABLE keys ADD COLUMN rolled_at BIGINT;",
         _ => "",
     }
 }

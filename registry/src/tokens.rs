@@ -11,7 +11,10 @@
 //! A token never outlives its key: `exp` is capped at the key's `expires_at`, and a token
 //! presented back to the registry ([`crate::Registry::verify_token`]) is refused once its
 //! key has been deleted (`key_revoked`), disabled (`key_disabled`) or has expired
-//! (`key_expired`), whatever the token's own `exp` says.
+//! (`key_expired`), whatever the token's own `exp` says. A token issued before its key's
+//! last roll (`iat` before `rolled_at`) lives as long as the old secret does: until the
+//! roll's grace period ends, or not at all after a roll without one (`key_revoked`). A
+//! token issued in the very second of a roll counts as issued after it.
 
 use keyseal::token::{ExchangeOptions, KeyIdentity, exchange_claims};
 use keyseal::{Claims, Error, Validation};
@@ -84,11 +87,25 @@ pub(crate) fn binding(claims: &Claims) -> Result<(&str, &str), Error> {
     ))
 }
 
-/// Whether a token bound to `account` is still good for the key `record` at `now`: the
-/// key must belong to that account (a token can never move between tenants), not be
-/// deleted, be enabled, and not have expired.
-pub(crate) fn check_key(record: &KeyRecord, account: &str, now: i64) -> Result<(), Error> {
+/// Whether a token bound to `account` and issued at `iat` is still good for the key
+/// `record` at `now`: the key must belong to that account (a token can never move between
+/// tenants), not be deleted, be enabled, not have expired, and, when the token predates
+/// the key's last roll, the old secret's grace period must still run.
+pub(crate) fn check_key(
+    record: &KeyRecord,
+    account: &str,
+    iat: Option<i64>,
+    now: i64,
+) -> Result<(), Error> {
     if record.account != account || record.deleted_at.is_some() {
+        return Err(Error::KeyRevoked);
+    }
+    if let Some(rolled_at) = record.rolled_at
+        && iat.is_none_or(|iat| iat < rolled_at)
+        && !record
+            .previous_secret_expires_at
+            .is_some_and(|until| now < until)
+    {
         return Err(Error::KeyRevoked);
     }
     if !record.enabled {
@@ -133,6 +150,7 @@ mod tests {
             deleted_at: None,
             last_used_at: None,
             previous_secret_expires_at: None,
+            rolled_at: None,
         }
     }
 
@@ -150,14 +168,47 @@ mod tests {
     #[test]
     fn a_token_is_good_only_for_its_own_account_and_a_live_key() {
         let mut r = record(Some(2_000));
-        assert!(check_key(&r, "acct_a", 1_000).is_ok());
+        assert!(check_key(&r, "acct_a", Some(900), 1_000).is_ok());
         let code = |r: Result<(), Error>| r.unwrap_err().error_code();
-        assert_eq!(code(check_key(&r, "acct_b", 1_000)), ErrorCode::KeyRevoked);
-        assert_eq!(code(check_key(&r, "acct_a", 2_000)), ErrorCode::KeyExpired);
+        assert_eq!(
+            code(check_key(&r, "acct_b", Some(900), 1_000)),
+            ErrorCode::KeyRevoked
+        );
+        assert_eq!(
+            code(check_key(&r, "acct_a", Some(900), 2_000)),
+            ErrorCode::KeyExpired
+        );
+        // Rolled at 950 with a grace period until 1_100: older tokens live until then.
+        r.rolled_at = Some(950);
+        r.previous_secret_expires_at = Some(1_100);
+        assert!(check_key(&r, "acct_a", Some(900), 1_000).is_ok());
+        assert!(check_key(&r, "acct_a", Some(950), 1_500).is_ok());
+        assert_eq!(
+            code(check_key(&r, "acct_a", Some(900), 1_100)),
+            ErrorCode::KeyRevoked
+        );
+        // Without `iat` a token counts as issued before the roll.
+        assert!(check_key(&r, "acct_a", None, 1_000).is_ok());
+        assert_eq!(
+            code(check_key(&r, "acct_a", None, 1_100)),
+            ErrorCode::KeyRevoked
+        );
+        r.previous_secret_expires_at = None;
+        assert_eq!(
+            code(check_key(&r, "acct_a", Some(900), 1_000)),
+            ErrorCode::KeyRevoked
+        );
+        r.rolled_at = None;
         r.enabled = false;
-        assert_eq!(code(check_key(&r, "acct_a", 1_000)), ErrorCode::KeyDisabled);
+        assert_eq!(
+            code(check_key(&r, "acct_a", Some(900), 1_000)),
+            ErrorCode::KeyDisabled
+        );
         r.deleted_at = Some(1_500);
-        assert_eq!(code(check_key(&r, "acct_a", 1_000)), ErrorCode::KeyRevoked);
+        assert_eq!(
+            code(check_key(&r, "acct_a", Some(900), 1_000)),
+            ErrorCode::KeyRevoked
+        );
     }
 
     #[test]

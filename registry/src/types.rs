@@ -99,6 +99,8 @@ pub struct KeyRecord {
     pub last_used_at: Option<i64>,
     /// After a roll with a grace period: when the previous secret stops verifying.
     pub previous_secret_expires_at: Option<i64>,
+    /// When the secret was last rolled; none if it never was.
+    pub rolled_at: Option<i64>,
 }
 
 impl KeyRecord {

@@ -75,4 +75,24 @@ both! {
         r.delete("acct_a", &k.record.id, None, &Actor::System).unwrap();
         assert_eq!(code(r.verify_token(&t.token, T0)), ErrorCode::KeyRevoked);
     }
+
+    fn tokens_from_before_a_roll_live_as_long_as_the_old_secret(fx) {
+        let r = fx.open();
+        let k = r.create(&NewKey::new("acct_a", "k"), &Actor::System).unwrap();
+        let old = r.exchange(k.key.expose(), &RequestContext::at(T0), None).unwrap();
+        fx.clock.set(T0 + 10);
+        let rolled = r.roll("acct_a", &k.record.id, 60, None, &Actor::System).unwrap();
+        assert_eq!(rolled.record.rolled_at, Some(T0 + 10));
+        let new = r.exchange(rolled.key.expose(), &RequestContext::at(T0 + 10), None).unwrap();
+        // During the grace period both verify; after it only the new secret's token.
+        assert!(r.verify_token(&old.token, T0 + 69).is_ok());
+        assert_eq!(code(r.verify_token(&old.token, T0 + 70)), ErrorCode::KeyRevoked);
+        assert!(r.verify_token(&new.token, T0 + 70).is_ok());
+        // A roll without a grace period ends the old secret's tokens at once.
+        fx.clock.set(T0 + 20);
+        let again = r.roll("acct_a", &k.record.id, 0, None, &Actor::System).unwrap();
+        assert_eq!(code(r.verify_token(&new.token, T0 + 20)), ErrorCode::KeyRevoked);
+        let newest = r.exchange(again.key.expose(), &RequestContext::at(T0 + 20), None).unwrap();
+        assert!(r.verify_token(&newest.token, T0 + 20).is_ok());
+    }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use keyseal::digest::sha256_hex;
 use keyseal::{ErrorCode, KeyFormat, Pepper, PepperSet, RequestContext};
-use keyseal_registry::{Actor, ImportKey, NewKey, PepperCheck, Registry};
+use keyseal_registry::{Actor, ImportKey, NewKey, PepperCheck, Registry, SCHEMA_VERSION};
 
 const T0: i64 = common::T0;
 
@@ -276,7 +276,7 @@ both! {
             key.id()
         ));
         let r = fx.open();
-        assert_eq!(Registry::schema_version(&fx.storage).unwrap(), 4);
+        assert_eq!(Registry::schema_version(&fx.storage).unwrap(), SCHEMA_VERSION);
         assert_eq!(fx.raw_one(&format!("SELECT import_seal FROM keys WHERE id = '{}'", key.id())), None);
         assert!(r.verify(key.expose(), &ctx()).unwrap().decision.is_ok());
         assert_eq!(r.check_pepper().unwrap(), PepperCheck::Recorded { id: "p1".into() });
