@@ -76,6 +76,7 @@ mod cache;
 mod clock;
 mod registry;
 mod store;
+mod tls;
 mod types;
 mod validate;
 

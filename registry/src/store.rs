@@ -71,6 +71,13 @@ pub(crate) enum DbErr {
     Unique { name: bool },
     /// The server cannot be reached, the connection broke, or the file cannot be opened.
     Unavailable,
+    /// Connecting failed for a known reason (TLS, authentication); a fixed description.
+    Connect(&'static str),
+    /// The connection string or a TLS option is malformed or unusable.
+    Config {
+        setting: &'static str,
+        expected: &'static str,
+    },
     /// Anything else (a bug in a statement, a type mismatch).
     Other,
 }
@@ -90,6 +97,8 @@ impl DbErr {
                 ErrorCode::StorageUnavailable,
                 "the key database cannot be reached",
             ),
+            DbErr::Connect(detail) => Error::registry(ErrorCode::StorageUnavailable, detail),
+            DbErr::Config { setting, expected } => Error::InvalidConfig { setting, expected },
             DbErr::Other => Error::Internal {
                 detail: "a registry database statement failed",
             },
@@ -368,10 +377,10 @@ fn pg_sql(sql: &str) -> String {
 }
 
 impl PgConn {
+    /// Connects with the TLS that the URL's `sslmode` and `sslrootcert` ask for (see
+    /// [`crate::tls`]); the connect timeout is 5 seconds.
     pub(crate) fn open(url: &str) -> Result<PgConn, DbErr> {
-        let mut config: postgres::Config = url.parse().map_err(|_| DbErr::Other)?;
-        config.connect_timeout(Duration::from_secs(5));
-        let client = config.connect(postgres::NoTls).map_err(pg_err)?;
+        let client = crate::tls::connect(url, Duration::from_secs(5))?;
         Ok(PgConn {
             client,
             statements: std::collections::HashMap::new(),
