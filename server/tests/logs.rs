@@ -55,6 +55,18 @@ fn trace_logs_on_postgres_carry_no_secret_digest_or_metadata() {
             .strip_prefix("keyseal listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {first}"))
             .to_owned();
+        // Drain both pipes while the server runs, so it never blocks on a full one.
+        let out_reader = std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = stdout.read_to_string(&mut rest);
+            rest
+        });
+        let mut stderr = child.stderr.take().expect("stderr");
+        let err_reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            let _ = stderr.read_to_string(&mut all);
+            all
+        });
         let h = Http::new(&url);
         let created = h.create(
             &owner,
@@ -72,10 +84,10 @@ fn trace_logs_on_postgres_carry_no_secret_digest_or_metadata() {
             .status()
             .expect("kill -TERM");
         assert!(st.success());
-        let output = child.wait_with_output().expect("wait");
-        let mut rest = String::new();
-        stdout.read_to_string(&mut rest).expect("stdout");
-        let logs = format!("{first}{rest}{}", String::from_utf8_lossy(&output.stderr));
+        child.wait().expect("wait");
+        let rest = out_reader.join().expect("stdout reader");
+        let err = err_reader.join().expect("stderr reader");
+        let logs = format!("{first}{rest}{err}");
 
         // The filter was really at trace: the server's own debug line is there.
         assert!(

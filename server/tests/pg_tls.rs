@@ -108,10 +108,11 @@ fn serve_checks_the_servers_certificate_and_never_shows_the_password() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn keyseal serve");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("first line");
+    stdout.read_line(&mut first).expect("first line");
+    // Keep draining: the server prints more, and a closed pipe would end it.
+    std::thread::spawn(move || for _ in stdout.lines() {});
     let url = first
         .trim()
         .strip_prefix("keyseal listening on ")
