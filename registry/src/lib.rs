@@ -10,7 +10,9 @@
 //!   `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss.
 //! - [`Storage::Postgres`]: for several server instances on one database. Each instance
 //!   LISTENs on [`CHANGE_CHANNEL`]; every write NOTIFYs the key's id in its transaction,
-//!   so other instances drop their cached copy as soon as the change commits.
+//!   so other instances drop their cached copy as soon as the change commits. TLS follows
+//!   libpq's `sslmode` (default `prefer`) and `sslrootcert` in the URL; see the README's
+//!   "PostgreSQL over TLS".
 //!
 //! Schema migrations are versioned ([`SCHEMA_VERSION`]) and applied by [`Registry::open`].
 //! The secret part of a key is never stored: only the core's peppered digest
@@ -77,6 +79,7 @@ mod clock;
 mod registry;
 mod secrets;
 mod store;
+mod tls;
 mod tokens;
 mod types;
 mod validate;

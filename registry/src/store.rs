@@ -71,6 +71,13 @@ pub(crate) enum DbErr {
     Unique { name: bool },
     /// The server cannot be reached, the connection broke, or the file cannot be opened.
     Unavailable,
+    /// Connecting failed for a known reason (TLS, authentication); a fixed description.
+    Connect(&'static str),
+    /// The connection string or a TLS option is malformed or unusable.
+    Config {
+        setting: &'static str,
+        expected: &'static str,
+    },
     /// Anything else (a bug in a statement, a type mismatch).
     Other,
 }
@@ -90,6 +97,8 @@ impl DbErr {
                 ErrorCode::StorageUnavailable,
                 "the key database cannot be reached",
             ),
+            DbErr::Connect(detail) => Error::registry(ErrorCode::StorageUnavailable, detail),
+            DbErr::Config { setting, expected } => Error::InvalidConfig { setting, expected },
             DbErr::Other => Error::Internal {
                 detail: "a registry database statement failed",
             },
@@ -204,8 +213,42 @@ impl Default for SqliteMemory {
     }
 }
 
+/// Keeps the database private to its owner: a new database file is created with mode
+/// 0600 before SQLite opens it (SQLite gives the `-wal` and `-shm` files it creates the
+/// database file's mode, see `robust_open` and `findCreateFileMode` in `os_unix.c`), and
+/// an existing database, `-wal`, `-shm` or `-journal` file that grants its group or
+/// others any access is set to 0600. Files the process does not own are left as they are
+/// (chmod is refused); errors here are left to SQLite's own open. `:memory:` and `file:`
+/// URIs are left to SQLite.
+#[cfg(unix)]
+fn private_files(path: &str) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
+        return;
+    }
+    // create_new: never truncates, and an existing file (or symlink) is kept.
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = format!("{path}{suffix}");
+        if let Ok(md) = std::fs::metadata(&file)
+            && md.is_file()
+            && md.permissions().mode() & 0o077 != 0
+        {
+            let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn private_files(_path: &str) {}
+
 impl SqliteConn {
     pub(crate) fn open(path: &str, mem: SqliteMemory) -> Result<SqliteConn, DbErr> {
+        private_files(path);
         let conn = rusqlite::Connection::open(path).map_err(sqlite_err)?;
         // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on every
         // commit, so an acknowledged write survives kill -9 and power loss. A negative
@@ -368,10 +411,10 @@ fn pg_sql(sql: &str) -> String {
 }
 
 impl PgConn {
+    /// Connects with the TLS that the URL's `sslmode` and `sslrootcert` ask for (see
+    /// [`crate::tls`]); the connect timeout is 5 seconds.
     pub(crate) fn open(url: &str) -> Result<PgConn, DbErr> {
-        let mut config: postgres::Config = url.parse().map_err(|_| DbErr::Other)?;
-        config.connect_timeout(Duration::from_secs(5));
-        let client = config.connect(postgres::NoTls).map_err(pg_err)?;
+        let client = crate::tls::connect(url, Duration::from_secs(5))?;
         Ok(PgConn {
             client,
             statements: std::collections::HashMap::new(),
@@ -591,8 +634,14 @@ impl Drop for PooledConn<'_> {
 #[derive(Clone)]
 pub enum Storage {
     /// A SQLite database file (created if missing), in WAL mode with `synchronous=FULL`.
+    /// On Unix the file and its `-wal` and `-shm` files are mode 0600: a new database is
+    /// created so, and an existing one that grants its group or others access is set to
+    /// 0600 when opened.
     Sqlite(String),
-    /// A PostgreSQL connection URL, e.g. `postgres://user@127.0.0.1:5432/db`.
+    /// A PostgreSQL connection URL, e.g. `postgres://user@127.0.0.1:5432/db` (or libpq
+    /// key/value pairs). TLS follows libpq's `sslmode` (defaults to `prefer`: TLS when the
+    /// server offers it) and `sslrootcert` (a PEM file of CA certificates, or `system`;
+    /// defaults to none), e.g. `?sslmode=verify-full&sslrootcert=/etc/keyseal/pg-ca.pem`.
     Postgres(String),
 }
 

@@ -400,17 +400,45 @@ fn fail1(msg: impl Into<String>) -> Fail {
 // ---------------------------------------------------------------------------------------
 // serve
 
+/// Log targets that write SQL parameters (key digests, metadata) or connection details
+/// at debug and trace level: the PostgreSQL driver (`tokio_postgres` logs "executing
+/// statement ... with parameters: [...]"), its blocking face and the TLS stack. They may
+/// only log warnings and errors, whatever `KEYSEAL_LOG` says (rusqlite logs nothing).
+const QUIET_TARGETS: &[&str] = &[
+    "tokio_postgres",
+    "postgres",
+    "tokio_postgres_rustls",
+    "rustls",
+];
+
+/// The filter applied after `KEYSEAL_LOG`'s: false for a quiet target below `warn`.
+fn loud_enough(meta: &tracing::Metadata<'_>) -> bool {
+    let target = meta.target();
+    let quiet = QUIET_TARGETS.iter().any(|q| {
+        target
+            .strip_prefix(q)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    });
+    !quiet || *meta.level() <= tracing::Level::WARN
+}
+
 fn init_logging(format: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYSEAL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // A global filter next to KEYSEAL_LOG's, so no directive (`trace`,
+    // `tokio_postgres::query=trace`, a span filter) can let statement parameters through.
+    // init() also routes the `log` records of the drivers through both filters.
+    let quiet = tracing_subscriber::filter::filter_fn(loud_enough);
     if format == "json" {
-        builder.json().init();
+        builder.json().finish().with(quiet).init();
     } else {
-        builder.init();
+        builder.finish().with(quiet).init();
     }
 }
 
