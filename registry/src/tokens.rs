@@ -102,9 +102,9 @@ pub(crate) fn check_key(
     }
     if let Some(rolled_at) = record.rolled_at
         && iat.is_none_or(|iat| iat < rolled_at)
-        && !record
+        && record
             .previous_secret_expires_at
-            .is_some_and(|until| now < until)
+            .is_none_or(|until| now >= until)
     {
         return Err(Error::KeyRevoked);
     }
