@@ -266,7 +266,9 @@ impl Audience {
 /// The claims of a token: the registered ones plus any extra JSON claims.
 ///
 /// Times are NumericDate seconds (RFC 7519 section 2); fractional values in received tokens
-/// are rounded down.
+/// are rounded down. Every number, dates and extra claims alike, lies within
+/// ±[`MAX_SAFE_INTEGER`] (RFC 7493 section 2.2): [`Keyset::issue`] refuses others with
+/// `invalid_claim`, as verification does.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Claims {
     /// `iss`: who issued the token.
@@ -352,8 +354,9 @@ pub(crate) fn numbers_in_claim_range(v: &Value) -> bool {
 impl Claims {
     /// Reads claims from a JSON object, with the rules verification uses: registered
     /// claims must have their registered types (`invalid_claim` otherwise), NumericDates
-    /// may be fractional (rounded down), duplicate names are rejected, and everything
-    /// else goes into [`Claims::extra`]. Bindings use this to turn host objects (sent as
+    /// may be fractional (rounded down), duplicate names are rejected, any number beyond
+    /// ±[`MAX_SAFE_INTEGER`] is `invalid_claim`, and everything else goes into
+    /// [`Claims::extra`]. Bindings use this to turn host objects (sent as
     /// JSON text) into claims, so every runtime types claims the same way.
     pub fn from_json(json: &[u8]) -> Result<Claims> {
         crate::json::parse_claims(json)
