@@ -664,6 +664,52 @@ mod tests {
         }
     }
 
+    /// Random numbers around 2^53 (lengths 14-21 digits, signs, fractions, exponents) in
+    /// dates and in extra claims: both readers give the same claims or the same code.
+    #[test]
+    fn numbers_near_the_range_edge_agree() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let r = next();
+            let mut n = alloc::string::String::new();
+            if r & 1 == 1 {
+                n.push('-');
+            }
+            // Mostly "9007199254740..." prefixes, so the edge itself is hit often.
+            let len = 14 + (r >> 1) as usize % 8;
+            let prefix = if r & 6 != 0 { "9007199254740" } else { "1" };
+            n.push_str(prefix);
+            while n.trim_start_matches('-').len() < len {
+                n.push(char::from(b'0' + (next() % 10) as u8));
+            }
+            match (r >> 8) % 5 {
+                0 => n.push_str(&format!(".{}", next() % 1000)),
+                1 => n.push_str(&format!("e{}", next() % 3)),
+                2 => n.push_str(&format!("e-{}", next() % 3)),
+                _ => {}
+            }
+            for case in [
+                format!(r#"{{"exp":{n}}}"#),
+                format!(r#"{{"x":[{n}]}}"#),
+                format!(r#"{{"x":{{"y":{n}}},"iat":{n}}}"#),
+            ] {
+                let fast = parse_claims(case.as_bytes());
+                let reference = parse_claims_reference(case.as_bytes());
+                match (&fast, &reference) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
+                    (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{case}"),
+                    _ => panic!("{case}: fast {fast:?}, reference {reference:?}"),
+                }
+            }
+        }
+    }
+
     /// The fast reader and the serde reference agree (the fuzz target does this at scale).
     #[test]
     fn agrees_with_serde_reference() {
