@@ -13,14 +13,15 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
-use crate::token::{AudienceRef, Claim, Claims, ClaimsRef};
+use crate::token::{
+    AudienceRef, Claim, Claims, ClaimsRef, DATE, MAX_SAFE_INTEGER, NUMBER_RANGE, f64_in_claim_range,
+};
 
 /// Deepest nesting accepted inside one extra claim (serde_json's limit is 128 for the
 /// whole document, and the claims object itself is one level).
 const MAX_DEPTH: usize = 127;
 
 const STR: &str = "a string";
-const DATE: &str = "a NumericDate (number of seconds)";
 const AUD: &str = "a string or an array of strings";
 
 fn bad_json() -> Error {
@@ -37,6 +38,10 @@ struct Reader<'a> {
     /// (delimited by ASCII quotes) are sliced out without further checks.
     text: &'a str,
     i: usize,
+    /// Set by [`Reader::skip_value`] when a number beyond ±2^53 - 1 was skipped: the
+    /// value is read to its end first (a syntax error after it wins, as in serde_json),
+    /// then refused.
+    out_of_range: bool,
 }
 
 /// True when any byte of `w` is `"`, `\\` or a control character (below 0x20).
@@ -255,8 +260,12 @@ impl<'a> Reader<'a> {
             b'"' => self.checked_string()?,
             b'-' | b'0'..=b'9' => {
                 let (a, b) = self.number_span()?;
-                if !number_in_range(&self.text[a..b]) {
-                    return Err(bad_json());
+                // serde_json reads the number as a Value does; one beyond f64 is a syntax
+                // error, one beyond 2^53 - 1 (RFC 7493 section 2.2) is refused once the
+                // whole claim has been read.
+                let v: f64 = serde_json::from_str(&self.text[a..b]).map_err(|_| bad_json())?;
+                if !f64_in_claim_range(v) {
+                    self.out_of_range = true;
                 }
             }
             b't' => self.literal(b"true")?,
@@ -344,6 +353,10 @@ impl<'a> Reader<'a> {
             && !matches!(b.get(j), Some(b'.' | b'e' | b'E' | b'0'..=b'9'))
         {
             self.i = j;
+            // RFC 7493 section 2.2: within +-(2^53 - 1), like every number in claims.
+            if v > MAX_SAFE_INTEGER {
+                return Err(bad_claim(claim, DATE));
+            }
             return Ok(if negative { -v } else { v });
         }
         if !matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
@@ -354,10 +367,14 @@ impl<'a> Reader<'a> {
         let integer = !text.bytes().any(|c| matches!(c, b'.' | b'e' | b'E'));
         if integer {
             if let Ok(v) = text.parse::<i64>() {
-                return Ok(v);
+                return if v.unsigned_abs() <= MAX_SAFE_INTEGER as u64 {
+                    Ok(v)
+                } else {
+                    Err(bad_claim(claim, DATE))
+                };
             }
             // serde_json reads integers up to u64::MAX as integers (out of range for a
-            // date) and anything longer as a float.
+            // date) and anything longer as a float (out of range too, below).
             if text.parse::<u64>().is_ok() {
                 return Err(bad_claim(claim, DATE));
             }
@@ -366,7 +383,7 @@ impl<'a> Reader<'a> {
         // a syntax error rather than a type error) is the reference reader's to the bit.
         // It also keeps core's `dec2flt` tables (10 KB) out of the wasm build.
         let v: f64 = serde_json::from_str(text).map_err(|_| bad_json())?;
-        if v.abs() < 1e18 {
+        if f64_in_claim_range(v) {
             let t = v as i64;
             Ok(if (t as f64) > v { t - 1 } else { t })
         } else {
@@ -478,6 +495,7 @@ pub(crate) fn parse_claims_into<'a>(text: &'a str, c: &mut ClaimsRef<'a>) -> Res
         b: bytes,
         text,
         i: 0,
+        out_of_range: false,
     };
     *c = ClaimsRef::default();
     // Registered claims seen so far, one bit each.
@@ -525,6 +543,9 @@ pub(crate) fn parse_claims_into<'a>(text: &'a str, c: &mut ClaimsRef<'a>) -> Res
                 (None, None) => return Err(bad_json()),
                 (None, Some(name)) => {
                     let (start, end) = r.skip_value(1)?;
+                    if r.out_of_range {
+                        return Err(bad_claim("extra", NUMBER_RANGE));
+                    }
                     // A linear scan for the usual handful of extra claims; an index once
                     // there are many, so a large payload cannot make this quadratic.
                     let duplicate = if c.extra.len() < 16 {
@@ -590,6 +611,102 @@ mod tests {
                 expected,
                 "{bytes:?}"
             );
+        }
+    }
+
+    /// RFC 7493 section 2.2: every number in claims lies within +-(2^53 - 1), whatever its
+    /// notation; beyond that it is `invalid_claim` in both readers.
+    #[test]
+    fn numbers_beyond_2_53_are_invalid_claims() {
+        let ok: &[(&str, Option<i64>)] = &[
+            (r#"{"exp":9007199254740991}"#, Some(9_007_199_254_740_991)),
+            (r#"{"exp":-9007199254740991}"#, Some(-9_007_199_254_740_991)),
+            (
+                r#"{"exp":9.007199254740991e15}"#,
+                Some(9_007_199_254_740_991),
+            ),
+            (r#"{"x":9007199254740991,"y":-9007199254740991}"#, None),
+            (r#"{"x":[0.5,-1.5e15,{"z":9007199254740991.0}]}"#, None),
+        ];
+        for (case, exp) in ok {
+            for claims in [
+                parse_claims(case.as_bytes()),
+                parse_claims_reference(case.as_bytes()),
+            ] {
+                let claims = claims.unwrap_or_else(|e| panic!("{case}: {e}"));
+                assert_eq!(claims.exp, *exp, "{case}");
+            }
+        }
+        let refused: &[&str] = &[
+            r#"{"exp":9007199254740992}"#,
+            r#"{"exp":-9007199254740992}"#,
+            r#"{"exp":18446744073709551616}"#,
+            r#"{"iat":1e16}"#,
+            r#"{"nbf":-999999999999999999}"#,
+            r#"{"x":9007199254740992}"#,
+            r#"{"x":-9007199254740992}"#,
+            r#"{"x":18446744073709551616}"#,
+            r#"{"x":-18446744073709551616}"#,
+            r#"{"x":1e16}"#,
+            r#"{"x":9007199254740991.5}"#,
+            r#"{"x":{"a":[1,{"b":9007199254740992}]}}"#,
+        ];
+        for case in refused {
+            for got in [
+                parse_claims(case.as_bytes()),
+                parse_claims_reference(case.as_bytes()),
+            ] {
+                match got {
+                    Err(e) => assert_eq!(e.code(), "invalid_claim", "{case}: {e}"),
+                    Ok(c) => panic!("{case}: accepted as {c:?}"),
+                }
+            }
+        }
+    }
+
+    /// Random numbers around 2^53 (lengths 14-21 digits, signs, fractions, exponents) in
+    /// dates and in extra claims: both readers give the same claims or the same code.
+    #[test]
+    fn numbers_near_the_range_edge_agree() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let r = next();
+            let mut n = alloc::string::String::new();
+            if r & 1 == 1 {
+                n.push('-');
+            }
+            // Mostly "9007199254740..." prefixes, so the edge itself is hit often.
+            let len = 14 + (r >> 1) as usize % 8;
+            let prefix = if r & 6 != 0 { "9007199254740" } else { "1" };
+            n.push_str(prefix);
+            while n.trim_start_matches('-').len() < len {
+                n.push(char::from(b'0' + (next() % 10) as u8));
+            }
+            match (r >> 8) % 5 {
+                0 => n.push_str(&format!(".{}", next() % 1000)),
+                1 => n.push_str(&format!("e{}", next() % 3)),
+                2 => n.push_str(&format!("e-{}", next() % 3)),
+                _ => {}
+            }
+            for case in [
+                format!(r#"{{"exp":{n}}}"#),
+                format!(r#"{{"x":[{n}]}}"#),
+                format!(r#"{{"x":{{"y":{n}}},"iat":{n}}}"#),
+            ] {
+                let fast = parse_claims(case.as_bytes());
+                let reference = parse_claims_reference(case.as_bytes());
+                match (&fast, &reference) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
+                    (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{case}"),
+                    _ => panic!("{case}: fast {fast:?}, reference {reference:?}"),
+                }
+            }
         }
     }
 
@@ -667,6 +784,41 @@ mod tests {
             r#"{"a":1 "b":2}"#,
             "{\"x\":\"\u{7f}\"}",
             r#"{"iss":"i","sub":"s","aud":"a","exp":1,"nbf":2,"iat":3,"jti":"j","scope":"a b","role":"r","z":{"k":[1]}}"#,
+            // Numbers at the edge of +-(2^53 - 1), in every notation.
+            r#"{"exp":9007199254740991}"#,
+            r#"{"exp":9007199254740992}"#,
+            r#"{"exp":-9007199254740991}"#,
+            r#"{"exp":-9007199254740992}"#,
+            r#"{"exp":99999999999999999}"#,
+            r#"{"exp":999999999999999999}"#,
+            r#"{"exp":-999999999999999999}"#,
+            r#"{"exp":9007199254740991.0}"#,
+            r#"{"exp":9007199254740991.5}"#,
+            r#"{"exp":-9007199254740991.4}"#,
+            r#"{"exp":9.007199254740991e15}"#,
+            r#"{"exp":9.007199254740992e15}"#,
+            r#"{"exp":-18446744073709551616}"#,
+            r#"{"nbf":18446744073709551616,"x":tru}"#,
+            r#"{"x":9007199254740991}"#,
+            r#"{"x":-9007199254740991}"#,
+            r#"{"x":9007199254740992}"#,
+            r#"{"x":-9007199254740992}"#,
+            r#"{"x":18446744073709551615}"#,
+            r#"{"x":18446744073709551616}"#,
+            r#"{"x":-18446744073709551616}"#,
+            r#"{"x":9007199254740991.4}"#,
+            r#"{"x":9007199254740991.5}"#,
+            r#"{"x":1e16}"#,
+            r#"{"x":-1e300}"#,
+            r#"{"x":1e-300}"#,
+            r#"{"x":0.5,"y":-4503599627370495.5}"#,
+            r#"{"x":{"a":[1,{"b":9007199254740992}]}}"#,
+            r#"{"x":[9007199254740992,tru]}"#,
+            r#"{"x":[9007199254740992],"x":1}"#,
+            r#"{"x":1,"x":[9007199254740992]}"#,
+            r#"{"x":[9007199254740992],"exp":"s"}"#,
+            r#"{"x":[9007199254740992]"#,
+            r#"{"x":[1e400,9007199254740992]}"#,
         ];
         for case in cases {
             let fast = parse_claims(case.as_bytes());

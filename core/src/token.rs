@@ -266,7 +266,9 @@ impl Audience {
 /// The claims of a token: the registered ones plus any extra JSON claims.
 ///
 /// Times are NumericDate seconds (RFC 7519 section 2); fractional values in received tokens
-/// are rounded down.
+/// are rounded down. Every number, dates and extra claims alike, lies within
+/// ±[`MAX_SAFE_INTEGER`] (RFC 7493 section 2.2): [`Keyset::issue`] refuses others with
+/// `invalid_claim`, as verification does.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Claims {
     /// `iss`: who issued the token.
@@ -296,11 +298,65 @@ pub const REGISTERED_CLAIMS: [&str; 9] = [
     "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "role",
 ];
 
+/// The largest magnitude a number in a claims object may have: 2^53 - 1.
+///
+/// RFC 7493 (I-JSON) section 2.2: beyond ±(2^53 - 1) a receiver cannot be expected to keep
+/// an integer exact, and runtimes disagree on what they make of it (an exact int in
+/// Python, a rounded number in JavaScript, a float in a plain serde_json `Value`). So every
+/// number in claims (NumericDates and any number nested in extra claims, in any notation,
+/// `1e16` included) must lie within ±`MAX_SAFE_INTEGER`; anything larger is `invalid_claim`,
+/// both when a token is verified and when claims are issued. Within the range every
+/// runtime reads the same value.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// What `invalid_claim` says of a NumericDate of the wrong type or beyond
+/// [`MAX_SAFE_INTEGER`] (both readers use this text).
+pub(crate) const DATE: &str = "a NumericDate (number of seconds) within +-(2^53 - 1)";
+/// What `invalid_claim` says of a number in an extra claim beyond [`MAX_SAFE_INTEGER`].
+pub(crate) const NUMBER_RANGE: &str = "numbers within +-(2^53 - 1) (RFC 7493 section 2.2)";
+
+/// True when a number read as an `f64` is within ±[`MAX_SAFE_INTEGER`].
+#[inline]
+pub(crate) fn f64_in_claim_range(v: f64) -> bool {
+    // NaN is never produced by a JSON reader; it compares false and is refused anyway.
+    #[allow(clippy::cast_precision_loss)]
+    let max = MAX_SAFE_INTEGER as f64;
+    v.abs() <= max
+}
+
+/// True when a JSON number (`i64`, `u64` or `f64` in a `Value`) is within
+/// ±[`MAX_SAFE_INTEGER`].
+fn number_in_claim_range(n: &serde_json::Number) -> bool {
+    if let Some(i) = n.as_i64() {
+        i.unsigned_abs() <= MAX_SAFE_INTEGER as u64
+    } else if let Some(u) = n.as_u64() {
+        u <= MAX_SAFE_INTEGER as u64
+    } else {
+        n.as_f64().is_some_and(f64_in_claim_range)
+    }
+}
+
+/// True when every number inside `v` (at any depth) is within ±[`MAX_SAFE_INTEGER`].
+/// Iterative, so a deeply nested value cannot exhaust the stack.
+pub(crate) fn numbers_in_claim_range(v: &Value) -> bool {
+    let mut stack: Vec<&Value> = alloc::vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Number(n) if !number_in_claim_range(n) => return false,
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    true
+}
+
 impl Claims {
     /// Reads claims from a JSON object, with the rules verification uses: registered
     /// claims must have their registered types (`invalid_claim` otherwise), NumericDates
-    /// may be fractional (rounded down), duplicate names are rejected, and everything
-    /// else goes into [`Claims::extra`]. Bindings use this to turn host objects (sent as
+    /// may be fractional (rounded down), duplicate names are rejected, any number beyond
+    /// ±[`MAX_SAFE_INTEGER`] is `invalid_claim`, and everything else goes into
+    /// [`Claims::extra`]. Bindings use this to turn host objects (sent as
     /// JSON text) into claims, so every runtime types claims the same way.
     pub fn from_json(json: &[u8]) -> Result<Claims> {
         crate::json::parse_claims(json)
@@ -336,7 +392,9 @@ impl Claims {
         }
     }
 
-    /// Checks what [`Keyset::issue`] requires: no extra claim reuses a registered name.
+    /// Checks what [`Keyset::issue`] requires: no extra claim reuses a registered name,
+    /// and every number is within ±[`MAX_SAFE_INTEGER`] (what verification accepts, so
+    /// keyseal never issues a token it would refuse).
     fn check_for_issue(&self) -> Result<()> {
         if REGISTERED_CLAIMS
             .iter()
@@ -345,6 +403,20 @@ impl Claims {
             return Err(Error::InvalidClaim {
                 claim: "extra",
                 expected: "no registered claim name among the extra claims",
+            });
+        }
+        for (claim, date) in [("exp", self.exp), ("nbf", self.nbf), ("iat", self.iat)] {
+            if date.is_some_and(|t| t.unsigned_abs() > MAX_SAFE_INTEGER as u64) {
+                return Err(Error::InvalidClaim {
+                    claim,
+                    expected: DATE,
+                });
+            }
+        }
+        if !self.extra.values().all(numbers_in_claim_range) {
+            return Err(Error::InvalidClaim {
+                claim: "extra",
+                expected: NUMBER_RANGE,
             });
         }
         Ok(())
@@ -593,9 +665,10 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// What [`Keyset::verify`] checks beyond the signature.
 ///
-/// Defaults: leeway 0 seconds; `exp` required; no audience accepted (so a token that
-/// carries `aud` is rejected, RFC 7519 section 4.1.3); issuer not checked; tokens over
-/// 8 KiB rejected before decoding.
+/// Defaults: leeway 0 seconds; `exp` required ([`Validation::require`] adds claims to
+/// it, and only [`Validation::dangerously_allow_missing_exp`] drops it); no audience accepted (so a
+/// token that carries `aud` is rejected, RFC 7519 section 4.1.3); issuer not checked;
+/// tokens over 8 KiB rejected before decoding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Validation {
     leeway: u64,
@@ -650,15 +723,21 @@ impl Validation {
         self
     }
 
-    /// Requires `claim` to be present. `exp` is required by default.
+    /// Requires `claim` to be present, in addition to the claims already required.
+    /// Defaults to requiring `exp` alone; requiring other claims never stops requiring
+    /// `exp`.
     pub fn require(mut self, claim: Claim) -> Validation {
         self.required |= claim.bit();
         self
     }
 
-    /// Stops requiring `claim` (e.g. `exp` for tokens that never expire).
-    pub fn allow_missing(mut self, claim: Claim) -> Validation {
-        self.required &= !claim.bit();
+    /// Weakens verification: accepts tokens without `exp`, i.e. tokens that never expire
+    /// (an `exp` that is present is still checked). Defaults to off: `exp` is required.
+    /// A later [`Validation::require`]`(Claim::Exp)` requires it again; bindings apply
+    /// this before the claims they are asked to require, so naming `exp` among the
+    /// required claims always wins.
+    pub fn dangerously_allow_missing_exp(mut self) -> Validation {
+        self.required &= !Claim::Exp.bit();
         self
     }
 
@@ -1149,16 +1228,22 @@ impl<'de> Deserialize<'de> for NumericDate {
                 f.write_str("a NumericDate")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> core::result::Result<NumericDate, E> {
-                Ok(NumericDate(v))
+                if v.unsigned_abs() <= MAX_SAFE_INTEGER as u64 {
+                    Ok(NumericDate(v))
+                } else {
+                    Err(E::custom("numeric date out of range"))
+                }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> core::result::Result<NumericDate, E> {
-                i64::try_from(v)
-                    .map(NumericDate)
-                    .map_err(|_| E::custom("numeric date out of range"))
+                if v <= MAX_SAFE_INTEGER as u64 {
+                    Ok(NumericDate(v as i64))
+                } else {
+                    Err(E::custom("numeric date out of range"))
+                }
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> core::result::Result<NumericDate, E> {
-                // i64 range is +-9.2e18; 1e18 seconds is far beyond any real date.
-                if v.is_finite() && v.abs() < 1e18 {
+                // Within +-(2^53 - 1) (RFC 7493 section 2.2), like every number in claims.
+                if f64_in_claim_range(v) {
                     let t = v as i64;
                     // `as` truncates toward zero; round down for negative fractions.
                     Ok(NumericDate(if (t as f64) > v { t - 1 } else { t }))
@@ -1245,7 +1330,6 @@ pub(crate) fn parse_claims_reference(bytes: &[u8]) -> Result<Claims> {
             mut map: A,
         ) -> core::result::Result<Claims, A::Error> {
             const STR: &str = "a string";
-            const DATE: &str = "a NumericDate (number of seconds)";
             let mut c = Claims::default();
             let mut aud_seen = false;
             while let Some(name) = map.next_key::<JsonStr<'de>>()? {
@@ -1287,6 +1371,15 @@ pub(crate) fn parse_claims_reference(bytes: &[u8]) -> Result<Claims> {
                     "role" => c.role = Some(self.value(&mut map, c.role.is_some(), "role", STR)?),
                     other => {
                         let value: Value = map.next_value()?;
+                        // Checked once the whole value has been read, as the fast reader
+                        // does, so a syntax error later in the value wins in both.
+                        if !numbers_in_claim_range(&value) {
+                            self.fault.set(Some(ClaimFault {
+                                claim: "extra",
+                                expected: NUMBER_RANGE,
+                            }));
+                            return Err(de::Error::custom("number out of range"));
+                        }
                         if c.extra.insert(String::from(other), value).is_some() {
                             self.fault.set(Some(ClaimFault {
                                 claim: "extra",

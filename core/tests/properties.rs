@@ -83,13 +83,29 @@ proptest! {
     }
 
     #[test]
-    fn token_round_trips(sub in "\\PC{0,60}", exp in 1i64..i64::MAX / 2, extra in "\\PC{0,40}") {
+    fn token_round_trips(sub in "\\PC{0,60}", exp in 1i64..=keyseal::token::MAX_SAFE_INTEGER, extra in "\\PC{0,40}") {
         let set = Keyset::new(TokenKey::new("k1", keyseal::Algorithm::HS384, &[1u8; 48]).unwrap());
         let mut claims = keyseal::Claims { sub: Some(sub), exp: Some(exp), ..Default::default() };
         claims.extra.insert("x".into(), serde_json::Value::String(extra));
         let token = set.issue(&claims).unwrap();
         let verified = set.verify(&token, &Validation::new(), exp - 1).unwrap();
         prop_assert_eq!(verified.claims, claims);
+    }
+
+    /// Numbers beyond +-(2^53 - 1) are refused on issue (RFC 7493 section 2.2), dates and
+    /// extra claims alike, and the same numbers in a payload are refused on verify.
+    #[test]
+    fn numbers_beyond_2_53_are_refused(n in (keyseal::token::MAX_SAFE_INTEGER + 1)..=i64::MAX, neg in any::<bool>()) {
+        let n = if neg { -n } else { n };
+        let set = Keyset::new(TokenKey::new("k1", keyseal::Algorithm::HS256, &[1u8; 32]).unwrap());
+        let date = keyseal::Claims { exp: Some(n), ..Default::default() };
+        prop_assert_eq!(set.issue(&date).unwrap_err().code(), "invalid_claim");
+        let mut extra = keyseal::Claims::default();
+        extra.extra.insert("n".into(), serde_json::json!(n));
+        prop_assert_eq!(set.issue(&extra).unwrap_err().code(), "invalid_claim");
+        for text in [format!(r#"{{"exp":{n}}}"#), format!(r#"{{"n":[{n}]}}"#)] {
+            prop_assert_eq!(keyseal::Claims::from_json(text.as_bytes()).unwrap_err().code(), "invalid_claim");
+        }
     }
 
     #[test]

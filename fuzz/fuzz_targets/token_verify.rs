@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let signing_input = format!("{header}.{payload}");
     let mac = keyseal::token::hmac_sha256(&[1u8; 32], signing_input.as_bytes()).expect("mac");
     let token = format!("{signing_input}.{}", base64_url(&mac));
-    let _ = keyset.verify(&token, &Validation::new().allow_missing(keyseal::Claim::Exp), 0);
+    let _ = keyset.verify(&token, &Validation::new().dangerously_allow_missing_exp(), 0);
 });
 
 fn base64_url(data: &[u8]) -> String {

@@ -208,8 +208,17 @@ export interface VerifyOptions {
   audience?: string | string[];
   /** Accepted issuers. Defaults to not checking `iss`. */
   issuer?: string | string[];
-  /** Claims that must be present; replaces the default `["exp"]`. */
+  /**
+   * Claims that must be present in addition to `exp` (which is always required unless
+   * `dangerouslyAllowMissingExp` is set). Defaults to none.
+   */
   required?: RegisteredClaim[];
+  /**
+   * Weakens verification: accepts tokens without `exp` (tokens that never expire); an
+   * `exp` that is present is still checked, and `exp` named in `required` stays required.
+   * Defaults to `false`.
+   */
+  dangerouslyAllowMissingExp?: boolean;
   /** Size limit in bytes, 64-1048576. Defaults to 8192. */
   maxTokenLen?: number;
 }
@@ -239,6 +248,11 @@ export class Keyset {
   constructor(signing: TokenKey, verifyOnly?: TokenKey[]);
   /** `next` signs from now on; the old signing key verifies while `now < graceUntil`. */
   rotate(next: TokenKey, options: { graceUntil: number }): this;
+  /**
+   * Signs `claims`. Every number in them (`exp`/`nbf`/`iat` and any number nested in
+   * extra claims) must lie within ±`Number.MAX_SAFE_INTEGER` (RFC 7493 section 2.2), else
+   * a `ClaimsError` with code `invalid_claim`; `verify` refuses such tokens the same way.
+   */
   issue(claims: Claims): string;
   verify(token: string, options?: VerifyOptions): VerifiedToken;
   /**

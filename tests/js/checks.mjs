@@ -167,18 +167,19 @@ export async function apiChecks(api, { errorCodes, familyOf }) {
     },
     "verify returns the claims JSON.parse gave before: escapes, non-ASCII, arrays, extra claims"() {
       // A hand-signed payload that is not in keyseal's own issue form: escapes, non-ASCII
-      // and astral text, an aud array, a fractional date, extra claims out of order (one
-      // named __proto__, two integer-like, one with an escaped name).
+      // and astral text, an aud array, a fractional date, the largest exact date (2^53 - 1;
+      // beyond it claims are invalid_claim, RFC 7493 section 2.2), extra claims out of order
+      // (one named __proto__, two integer-like, one with an escaped name).
       const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
       const header = ks.issue({ exp: NOW }).split(".")[0];
-      const payload = String.raw`{"sub":"caf\u00e9 \ud83d\ude00 \u0001\u0002 \"q\"","iss":"ü—☃","aud":["a","ß\u0001",""],"exp":9007199254740993,"nbf":1.5,"iat":-5,"jti":"","scope":"x","role":"é","zeta":{"b":1,"a":[1.0,"\u0001"]},"10":true,"alpha":null,"__proto__":{"p":1},"k\u0065y":"v","2":"two"}`;
+      const payload = String.raw`{"sub":"caf\u00e9 \ud83d\ude00 \u0001\u0002 \"q\"","iss":"ü—☃","aud":["a","ß\u0001",""],"exp":9007199254740991,"nbf":1.5,"iat":-5,"jti":"","scope":"x","role":"é","zeta":{"b":1,"a":[1.0,"\u0001"]},"10":true,"alpha":null,"__proto__":{"p":1},"k\u0065y":"v","2":"two"}`;
       const b64url = (bytes) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join("")).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
       const input = `${header}.${b64url(new TextEncoder().encode(payload))}`;
       const token = `${input}.${b64url(api.hmacSha256(SECRET, input))}`;
       const got = ks.verify(token, { now: NOW, audience: "a" });
       // Registered claims in their order, extra claims sorted by name, nested objects
       // sorted, numbers as JSON numbers: what the claims JSON of the core reads as.
-      const want = JSON.parse(String.raw`{"kid":"k1","alg":"HS256","claims":{"iss":"ü—☃","sub":"café 😀 \u0001\u0002 \"q\"","aud":["a","ß\u0001",""],"exp":9007199254740992,"nbf":1,"iat":-5,"jti":"","scope":"x","role":"é","10":true,"2":"two","__proto__":{"p":1},"alpha":null,"key":"v","zeta":{"a":[1,"\u0001"],"b":1}}}`);
+      const want = JSON.parse(String.raw`{"kid":"k1","alg":"HS256","claims":{"iss":"ü—☃","sub":"café 😀 \u0001\u0002 \"q\"","aud":["a","ß\u0001",""],"exp":9007199254740991,"nbf":1,"iat":-5,"jti":"","scope":"x","role":"é","10":true,"2":"two","__proto__":{"p":1},"alpha":null,"key":"v","zeta":{"a":[1,"\u0001"],"b":1}}}`);
       eq(got, want, "claims");
       if (Object.getPrototypeOf(got.claims) !== Object.prototype) fail("__proto__ claim replaced the prototype");
       if (!Object.prototype.hasOwnProperty.call(got.claims, "__proto__")) fail("__proto__ claim missing");

@@ -62,7 +62,9 @@ const OPS = {
     return { mac_hex: bytesToHex(api.hmacSha256(hexToBytes(i.key_hex), hexToBytes(i.data_hex))) };
   },
   token_issue(api, i) {
-    return { token: keyset(api, i.keys).issue(i.claims) };
+    // claims_json: numbers beyond 64 bits, read the way JSON.parse reads them.
+    const claims = i.claims_json === undefined ? i.claims : JSON.parse(i.claims_json);
+    return { token: keyset(api, i.keys).issue(claims) };
   },
   token_verify(api, i) {
     const v = i.validation ?? {};
@@ -72,6 +74,7 @@ const OPS = {
       audience: v.audiences,
       issuer: v.issuers,
       required: v.required,
+      dangerouslyAllowMissingExp: v.dangerously_allow_missing_exp,
       maxTokenLen: v.max_token_len,
     });
     return keyset(api, i.keys).verify(i.token, options);

@@ -99,7 +99,7 @@ def test_issue_verify_round_trip_with_python_values() -> None:
         "aud": ["a", "b"],
         "exp": NOW_DT + timedelta(minutes=5),
         "iat": NOW_DT,
-        "nested": {"list": [1, 2.5, None, True, "x"], "big": 2**63},
+        "nested": {"list": [1, 2.5, None, True, "x"], "big": 2**53 - 1},
         "tuple": ("t",),
     }
     token = ks.issue(claims)
@@ -109,7 +109,7 @@ def test_issue_verify_round_trip_with_python_values() -> None:
         "aud": ["a", "b"],
         "exp": NOW + 300,
         "iat": NOW,
-        "nested": {"list": [1, 2.5, None, True, "x"], "big": 2**63},
+        "nested": {"list": [1, 2.5, None, True, "x"], "big": 2**53 - 1},
         "tuple": ["t"],
     }
     full = ks.verify_complete(token, now=NOW_DT, audience=("b",), issuer="https://auth.example")
@@ -130,7 +130,7 @@ def test_verify_defaults_and_options() -> None:
     no_exp = ks.issue({"sub": "u"})
     with pytest.raises(keyseal.ClaimsError):
         ks.verify(no_exp, now=NOW)
-    assert ks.verify(no_exp, now=NOW, required=()) == {"sub": "u"}
+    assert ks.verify(no_exp, now=NOW, dangerously_allow_missing_exp=True) == {"sub": "u"}
     with pytest.raises(keyseal.MalformedError) as info3:
         ks.verify(token, now=NOW + 5, max_token_len=64)
     assert info3.value.code == "token_too_large"
@@ -138,6 +138,86 @@ def test_verify_defaults_and_options() -> None:
         ks.verify(token, now=NOW + 5, leeway=-1)
     with pytest.raises(keyseal.ConfigError):
         ks.verify(token, now=NOW + 5, required=["nope"])
+
+
+def test_required_adds_to_exp() -> None:
+    # `required` used to replace the default ("exp",): required=["nbf"] silently accepted
+    # tokens that never expire.
+    ks = keyset()
+    no_exp = ks.issue({"sub": "u", "nbf": NOW})
+    for required in ((), ["nbf"], ("sub", "nbf")):
+        with pytest.raises(keyseal.ClaimsError) as info:
+            ks.verify(no_exp, now=NOW, required=required)
+        assert info.value.code == "missing_claim"
+        assert '"exp"' in str(info.value)
+        with pytest.raises(keyseal.ClaimsError):
+            ks.verify(no_exp, keyseal.Validation(required=required), now=NOW)
+    assert keyseal.Validation(required=["nbf"]).required == ("exp", "nbf")
+    assert keyseal.Validation(required=()).required == ("exp",)
+    assert keyseal.Validation().dangerously_allow_missing_exp is False
+
+
+def test_dangerously_allow_missing_exp() -> None:
+    ks = keyset()
+    no_exp = ks.issue({"sub": "u"})
+    v = keyseal.Validation(dangerously_allow_missing_exp=True, required=["sub"])
+    assert (v.required, v.dangerously_allow_missing_exp) == (("sub",), True)
+    assert repr(v) == (
+        "Validation(leeway=0, audience=(), issuer=(), required=('sub',), "
+        "dangerously_allow_missing_exp=True, max_token_len=8192)"
+    )
+    assert ks.verify(no_exp, v, now=NOW) == {"sub": "u"}
+    assert ks.verify(no_exp, now=NOW, dangerously_allow_missing_exp=True, required=["sub"]) == {"sub": "u"}
+    # exp named in `required` stays required; a present exp is still checked.
+    with pytest.raises(keyseal.ClaimsError):
+        ks.verify(no_exp, now=NOW, dangerously_allow_missing_exp=True, required=["exp"])
+    assert keyseal.Validation(dangerously_allow_missing_exp=True, required=["exp"]).dangerously_allow_missing_exp is False
+    with pytest.raises(keyseal.TimeError):
+        ks.verify(ks.issue({"exp": NOW}), now=NOW, dangerously_allow_missing_exp=True)
+    with pytest.raises(TypeError):
+        ks.verify(no_exp, v, now=NOW, dangerously_allow_missing_exp=True)
+    with pytest.raises(TypeError):
+        keyseal.Validation(dangerously_allow_missing_exp=1)  # type: ignore[arg-type]
+
+
+MAX_SAFE = 2**53 - 1
+
+
+def test_numbers_within_2_53_round_trip_exactly() -> None:
+    ks = keyset()
+    claims = {"exp": MAX_SAFE, "nbf": -MAX_SAFE, "n": MAX_SAFE, "m": -MAX_SAFE, "l": [MAX_SAFE, 0.25]}
+    got = ks.verify(ks.issue(claims), now=NOW)
+    assert got == claims
+    assert type(got["n"]) is int and type(got["l"][0]) is int
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"n": 2**53},
+        {"n": -(2**53)},
+        {"n": 2**63},
+        {"n": 2**64 - 1},
+        {"n": 2**64},
+        {"n": -(2**64)},
+        {"n": 10**400},
+        {"n": -(10**400)},
+        {"n": {"deep": [1, 2**64]}},
+        {"n": 1e16},
+        {"n": -1e300},
+        {"exp": 2**53},
+        {"exp": 2**64},
+        {"nbf": -(2**200)},
+        {"iat": 10**400},
+    ],
+    ids=lambda c: repr(c) if len(repr(c)) <= 40 else repr(c)[:37] + "...",
+)
+def test_issue_refuses_numbers_beyond_2_53_with_a_keyseal_error(claims: dict[str, object]) -> None:
+    # Ints beyond 64 bits used to raise a bare ValueError; 2**53..2**64 were issued.
+    with pytest.raises(keyseal.ClaimsError) as info:
+        keyset().issue(claims)
+    assert info.value.code == "invalid_claim"
+    assert info.value.family == "claims"
 
 
 def test_validation_object() -> None:
@@ -233,7 +313,7 @@ def test_datetime_conversion_rounds_down_and_honours_offsets() -> None:
     token = ks.issue({"exp": datetime(2026, 1, 1, 2, 0, 0, 999_999, tzinfo=plus_two)})
     assert ks.verify(token, now=0)["exp"] == NOW
     before_epoch = datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=timezone.utc)
-    assert ks.verify(ks.issue({"iat": before_epoch}), now=0, required=()) == {"iat": -1}
+    assert ks.verify(ks.issue({"iat": before_epoch}), now=0, dangerously_allow_missing_exp=True) == {"iat": -1}
 
 
 # --- policy -----------------------------------------------------------------------------

@@ -92,6 +92,27 @@ def test_keyseal_to_joserfc(alg: str) -> None:
         registry.validate(expired.claims)
 
 
+@pytest.mark.parametrize("big", [2**53, -(2**53), 2**64, -(2**64), 10**30])
+def test_big_ints_from_pyjwt_and_joserfc_are_refused(big: int) -> None:
+    # Such a claim used to verify as a rounded float (2**64 -> 1.8446744073709552e19).
+    # keyseal refuses numbers beyond +-(2**53 - 1) in every runtime (RFC 7493 section 2.2).
+    now = int(time.time())
+    payload = {**claims(now), "big": big}
+    tokens = [
+        pyjwt.encode(payload, secret("HS256"), algorithm="HS256", headers={"kid": "kid-HS256"}),
+        jose_jwt.encode({"alg": "HS256", "kid": "kid-HS256"}, payload, OctKey.import_key(secret("HS256")), algorithms=["HS256"]),
+    ]
+    for token in tokens:
+        with pytest.raises(keyseal.ClaimsError) as info:
+            keyset("HS256").verify(token, now=now, audience=AUD)
+        assert info.value.code == "invalid_claim"
+    # Within the range the value is kept exact, as an int.
+    edge = {**claims(now), "big": 2**53 - 1}
+    token = pyjwt.encode(edge, secret("HS256"), algorithm="HS256", headers={"kid": "kid-HS256"})
+    got = keyset("HS256").verify(token, now=now, audience=AUD)["big"]
+    assert type(got) is int and got == 2**53 - 1
+
+
 def test_tampered_keyseal_token_fails_in_pyjwt() -> None:
     token = keyset("HS256").issue(claims(int(time.time())))
     head, payload, sig = token.split(".")

@@ -60,7 +60,9 @@ def op_hmac_sha256(i: dict[str, Any]) -> Any:
 
 
 def op_token_issue(i: dict[str, Any]) -> Any:
-    return {"token": token_keys(i["keys"]).issue(i["claims"])}
+    # claims_json: numbers beyond 64 bits, read the way json.loads reads them (exact ints).
+    claims = json.loads(i["claims_json"]) if "claims_json" in i else i["claims"]
+    return {"token": token_keys(i["keys"]).issue(claims)}
 
 
 def op_token_verify(i: dict[str, Any]) -> Any:
@@ -74,6 +76,8 @@ def op_token_verify(i: dict[str, Any]) -> Any:
         kwargs["issuer"] = v["issuers"]
     if v.get("required") is not None:
         kwargs["required"] = v["required"]
+    if v.get("dangerously_allow_missing_exp") is not None:
+        kwargs["dangerously_allow_missing_exp"] = v["dangerously_allow_missing_exp"]
     if v.get("max_token_len") is not None:
         kwargs["max_token_len"] = v["max_token_len"]
     keys = token_keys(i["keys"])

@@ -139,12 +139,14 @@ fn strings(v: Value) -> Option<Vec<String>> {
         .collect()
 }
 
-/// Verify options as JSON (`{leeway, audience, issuer, required, maxTokenLen}`).
+/// Verify options as JSON (`{leeway, audience, issuer, required,
+/// dangerouslyAllowMissingExp, maxTokenLen}`).
 struct VerifyOptions {
     leeway: Option<u64>,
     audience: Vec<String>,
     issuer: Vec<String>,
-    required: Option<Vec<String>>,
+    required: Vec<String>,
+    dangerously_allow_missing_exp: bool,
     max_token_len: Option<usize>,
 }
 
@@ -152,13 +154,23 @@ impl VerifyOptions {
     fn parse(json: &str) -> Option<VerifyOptions> {
         let mut f = Fields::parse(
             json,
-            &["leeway", "audience", "issuer", "required", "maxTokenLen"],
+            &[
+                "leeway",
+                "audience",
+                "issuer",
+                "required",
+                "dangerouslyAllowMissingExp",
+                "maxTokenLen",
+            ],
         )?;
         Some(VerifyOptions {
             leeway: f.opt_u64("leeway")?,
             audience: f.one_or_many("audience")?,
             issuer: f.one_or_many("issuer")?,
-            required: f.opt_str_list("required")?,
+            required: f.opt_str_list("required")?.unwrap_or_default(),
+            dangerously_allow_missing_exp: f
+                .opt_bool("dangerouslyAllowMissingExp")?
+                .unwrap_or(false),
             // usize: on wasm32 a length beyond u32 is the wrong type, as before.
             max_token_len: match f.opt_u64("maxTokenLen")? {
                 None => None,
@@ -169,12 +181,14 @@ impl VerifyOptions {
 }
 
 /// Builds a [`Validation`] from verify options JSON (`{leeway, audience, issuer, required,
-/// maxTokenLen}`; absent = the core's defaults; `required` replaces the default `["exp"]`).
+/// dangerouslyAllowMissingExp, maxTokenLen}`; absent = the core's defaults). `required`
+/// adds claims to the default `exp`; only `dangerouslyAllowMissingExp: true` stops
+/// requiring `exp`, and naming `exp` in `required` requires it even then.
 pub fn validation_from_json(json: &str) -> Result<Validation> {
     let o = VerifyOptions::parse(json).ok_or_else(|| {
         bad_options(
             "verify options",
-            "{leeway?: integer, audience?: string | string[], issuer?: string | string[], required?: string[], maxTokenLen?: integer}",
+            "{leeway?: integer, audience?: string | string[], issuer?: string | string[], required?: string[], dangerouslyAllowMissingExp?: boolean, maxTokenLen?: integer}",
         )
     })?;
     let mut v = Validation::new();
@@ -187,17 +201,17 @@ pub fn validation_from_json(json: &str) -> Result<Validation> {
     for i in o.issuer {
         v = v.with_issuer(&i);
     }
-    if let Some(required) = o.required {
-        v = v.allow_missing(Claim::Exp);
-        for name in required {
-            let claim = Claim::from_name(&name).ok_or_else(|| {
-                bad_options(
-                    "required",
-                    "names of registered claims (iss, sub, aud, exp, nbf, iat, jti, scope, role)",
-                )
-            })?;
-            v = v.require(claim);
-        }
+    if o.dangerously_allow_missing_exp {
+        v = v.dangerously_allow_missing_exp();
+    }
+    for name in o.required {
+        let claim = Claim::from_name(&name).ok_or_else(|| {
+            bad_options(
+                "required",
+                "names of registered claims (iss, sub, aud, exp, nbf, iat, jti, scope, role)",
+            )
+        })?;
+        v = v.require(claim);
     }
     if let Some(max) = o.max_token_len {
         v = v.with_max_token_len(max)?;

@@ -367,13 +367,17 @@ fn py_to_json(obj: &Bound<'_, PyAny>, what: &dyn Fn() -> String, depth: usize) -
         if let Ok(i) = obj.extract::<i64>() {
             return Ok(Value::from(i));
         }
-        return match obj.extract::<u64>() {
-            Ok(u) => Ok(Value::from(u)),
-            Err(_) => Err(PyValueError::new_err(format!(
-                "{}: an int outside the 64-bit range has no exact JSON form",
-                what()
-            ))),
-        };
+        if let Ok(u) = obj.extract::<u64>() {
+            return Ok(Value::from(u));
+        }
+        // Beyond 64 bits: the nearest 64-bit bound stands in. Claims refuse every number
+        // beyond +-(2^53 - 1) (RFC 7493 section 2.2) with `invalid_claim`, so the core
+        // raises its own error for it, a KeysealError like any other claim error.
+        return Ok(if obj.lt(0)? {
+            Value::from(i64::MIN)
+        } else {
+            Value::from(u64::MAX)
+        });
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Number::from_f64(f.value())
@@ -891,11 +895,14 @@ impl VerifiedToken {
 static DEFAULT_VALIDATION: LazyLock<Validation> = LazyLock::new(Validation::new);
 
 /// The core's `Validation` from keyword arguments; the shared default when all are default.
+/// `required` adds to the default `exp`; only `dangerously_allow_missing_exp` drops it
+/// (applied first, so naming `exp` in `required` keeps it required).
 fn validation(
     leeway: i64,
     audience: Option<&Bound<'_, PyAny>>,
     issuer: Option<&Bound<'_, PyAny>>,
     required: Option<&Bound<'_, PyAny>>,
+    dangerously_allow_missing_exp: bool,
     max_token_len: i64,
 ) -> Res<Cow<'static, Validation>> {
     let audience = audience.filter(|a| !a.is_none());
@@ -905,6 +912,7 @@ fn validation(
         && audience.is_none()
         && issuer.is_none()
         && required.is_none()
+        && !dangerously_allow_missing_exp
         && max_token_len == keyseal::token::DEFAULT_MAX_TOKEN_LEN as i64
     {
         return Ok(Cow::Borrowed(&*DEFAULT_VALIDATION));
@@ -918,8 +926,10 @@ fn validation(
     for i in strings(issuer, "issuer")? {
         v = v.with_issuer(&i);
     }
+    if dangerously_allow_missing_exp {
+        v = v.dangerously_allow_missing_exp();
+    }
     if required.is_some() {
-        v = v.allow_missing(Claim::Exp);
         for name in string_list(required, "required")? {
             let claim = Claim::from_name(&name).ok_or(Error::InvalidConfig {
                 setting: "required",
@@ -941,18 +951,27 @@ struct PyValidation {
 #[pymethods]
 impl PyValidation {
     #[new]
-    #[pyo3(signature = (*, leeway = 0, audience = None, issuer = None, required = None, max_token_len = 8192))]
+    #[pyo3(signature = (*, leeway = 0, audience = None, issuer = None, required = None, dangerously_allow_missing_exp = false, max_token_len = 8192))]
     fn new(
         py: Python<'_>,
         leeway: i64,
         audience: Option<&Bound<'_, PyAny>>,
         issuer: Option<&Bound<'_, PyAny>>,
         required: Option<&Bound<'_, PyAny>>,
+        dangerously_allow_missing_exp: bool,
         max_token_len: i64,
     ) -> PyResult<Self> {
         guard(py, || {
             Ok(PyValidation {
-                inner: validation(leeway, audience, issuer, required, max_token_len)?.into_owned(),
+                inner: validation(
+                    leeway,
+                    audience,
+                    issuer,
+                    required,
+                    dangerously_allow_missing_exp,
+                    max_token_len,
+                )?
+                .into_owned(),
             })
         })
     }
@@ -983,6 +1002,12 @@ impl PyValidation {
         )
     }
 
+    /// True when tokens without `exp` are accepted (`exp` is then not among `required`).
+    #[getter]
+    fn dangerously_allow_missing_exp(&self) -> bool {
+        !self.inner.required().any(|c| c == Claim::Exp)
+    }
+
     #[getter]
     fn max_token_len(&self) -> usize {
         self.inner.max_token_len()
@@ -991,11 +1016,16 @@ impl PyValidation {
     fn __repr__(&self) -> String {
         let list = |items: Vec<String>| tuple_body(&items);
         format!(
-            "Validation(leeway={}, audience=({}), issuer=({}), required=({}), max_token_len={})",
+            "Validation(leeway={}, audience=({}), issuer=({}), required=({}), {}max_token_len={})",
             self.inner.leeway(),
             list(self.inner.audiences().iter().map(|a| q(a)).collect()),
             list(self.inner.issuers().iter().map(|a| q(a)).collect()),
             list(self.inner.required().map(|c| q(c.as_str())).collect()),
+            if self.dangerously_allow_missing_exp() {
+                "dangerously_allow_missing_exp=True, "
+            } else {
+                ""
+            },
             self.inner.max_token_len()
         )
     }
@@ -1008,6 +1038,7 @@ fn pick_validation<'a>(
     audience: Option<&Bound<'_, PyAny>>,
     issuer: Option<&Bound<'_, PyAny>>,
     required: Option<&Bound<'_, PyAny>>,
+    dangerously_allow_missing_exp: bool,
     max_token_len: i64,
 ) -> Res<Cow<'a, Validation>> {
     match given.filter(|v| !v.is_none()) {
@@ -1020,17 +1051,25 @@ fn pick_validation<'a>(
                 || has(audience)
                 || has(issuer)
                 || has(required)
+                || dangerously_allow_missing_exp
                 || max_token_len != keyseal::token::DEFAULT_MAX_TOKEN_LEN as i64
             {
                 return Err(PyTypeError::new_err(
                     "validation: pass a keyseal.Validation or keyword options (leeway, audience, \
-                     issuer, required, max_token_len), not both",
+                     issuer, required, dangerously_allow_missing_exp, max_token_len), not both",
                 )
                 .into());
             }
             Ok(Cow::Borrowed(&v.get().inner))
         }
-        None => validation(leeway, audience, issuer, required, max_token_len),
+        None => validation(
+            leeway,
+            audience,
+            issuer,
+            required,
+            dangerously_allow_missing_exp,
+            max_token_len,
+        ),
     }
 }
 
@@ -1108,7 +1147,7 @@ impl Keyset {
     }
 
     /// Verifies `token` and returns its claims as a `dict`.
-    #[pyo3(signature = (token, validation = None, *, now = None, leeway = 0, audience = None, issuer = None, required = None, max_token_len = 8192))]
+    #[pyo3(signature = (token, validation = None, *, now = None, leeway = 0, audience = None, issuer = None, required = None, dangerously_allow_missing_exp = false, max_token_len = 8192))]
     #[allow(clippy::too_many_arguments)]
     fn verify<'py>(
         &self,
@@ -1120,6 +1159,7 @@ impl Keyset {
         audience: Option<&Bound<'py, PyAny>>,
         issuer: Option<&Bound<'py, PyAny>>,
         required: Option<&Bound<'py, PyAny>>,
+        dangerously_allow_missing_exp: bool,
         max_token_len: i64,
     ) -> PyResult<Bound<'py, PyDict>> {
         guard(py, || {
@@ -1131,6 +1171,7 @@ impl Keyset {
                 audience,
                 issuer,
                 required,
+                dangerously_allow_missing_exp,
                 max_token_len,
             )?;
             let verified = self.inner.verify(&token, &v, now)?;
@@ -1139,7 +1180,7 @@ impl Keyset {
     }
 
     /// Like `verify`, and also says which key (`kid`) and algorithm verified the token.
-    #[pyo3(signature = (token, validation = None, *, now = None, leeway = 0, audience = None, issuer = None, required = None, max_token_len = 8192))]
+    #[pyo3(signature = (token, validation = None, *, now = None, leeway = 0, audience = None, issuer = None, required = None, dangerously_allow_missing_exp = false, max_token_len = 8192))]
     #[allow(clippy::too_many_arguments)]
     fn verify_complete<'py>(
         &self,
@@ -1151,6 +1192,7 @@ impl Keyset {
         audience: Option<&Bound<'py, PyAny>>,
         issuer: Option<&Bound<'py, PyAny>>,
         required: Option<&Bound<'py, PyAny>>,
+        dangerously_allow_missing_exp: bool,
         max_token_len: i64,
     ) -> PyResult<VerifiedToken> {
         guard(py, || {
@@ -1162,6 +1204,7 @@ impl Keyset {
                 audience,
                 issuer,
                 required,
+                dangerously_allow_missing_exp,
                 max_token_len,
             )?;
             let verified = self.inner.verify(&token, &v, now)?;

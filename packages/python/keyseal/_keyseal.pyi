@@ -170,7 +170,10 @@ class Validation:
 
     Defaults: leeway 0 s (at most 300); no audience accepted (a token with ``aud`` is then
     rejected); issuer not checked; ``exp`` required; tokens over 8192 bytes rejected.
-    ``required`` replaces the default ``("exp",)``.
+    ``required`` (default none) names claims required *in addition to* ``exp``; only
+    ``dangerously_allow_missing_exp=True`` (default ``False``) stops requiring ``exp``
+    (tokens that never expire; an ``exp`` that is present is still checked), and ``exp``
+    named in ``required`` is required even then.
     """
 
     def __new__(
@@ -180,6 +183,7 @@ class Validation:
         audience: str | Iterable[str] | None = None,
         issuer: str | Iterable[str] | None = None,
         required: Iterable[str] | None = None,
+        dangerously_allow_missing_exp: bool = False,
         max_token_len: int = 8192,
     ) -> Validation: ...
     @property
@@ -189,7 +193,10 @@ class Validation:
     @property
     def issuers(self) -> tuple[str, ...]: ...
     @property
-    def required(self) -> tuple[str, ...]: ...
+    def required(self) -> tuple[str, ...]:
+        """Every required claim, ``exp`` included unless it was dangerously dropped."""
+    @property
+    def dangerously_allow_missing_exp(self) -> bool: ...
     @property
     def max_token_len(self) -> int: ...
 
@@ -203,7 +210,10 @@ class Keyset:
     @property
     def keys(self) -> tuple[TokenKey, ...]: ...
     def rotate(self, next: TokenKey, *, grace_until: _Timestamp) -> Keyset: ...
-    def issue(self, claims: Mapping[str, Any]) -> str: ...
+    def issue(self, claims: Mapping[str, Any]) -> str:
+        """Signs ``claims``. Every number in them (``exp``/``nbf``/``iat`` and any number
+        nested in extra claims, int or float) must lie within +-(2**53 - 1) (RFC 7493
+        section 2.2), else ``ClaimsError`` with code ``invalid_claim``."""
     def verify(
         self,
         token: str,
@@ -214,6 +224,7 @@ class Keyset:
         audience: str | Iterable[str] | None = None,
         issuer: str | Iterable[str] | None = None,
         required: Iterable[str] | None = None,
+        dangerously_allow_missing_exp: bool = False,
         max_token_len: int = 8192,
     ) -> dict[str, Any]: ...
     def verify_complete(
@@ -226,6 +237,7 @@ class Keyset:
         audience: str | Iterable[str] | None = None,
         issuer: str | Iterable[str] | None = None,
         required: Iterable[str] | None = None,
+        dangerously_allow_missing_exp: bool = False,
         max_token_len: int = 8192,
     ) -> VerifiedToken: ...
     def exchange(

@@ -775,6 +775,48 @@ fn tokens() -> (File, File, File) {
         json!({"keys": [k1], "claims": {"aud": 5}}),
         Want::Err("invalid_claim"),
     );
+    // RFC 7493 section 2.2: the numbers verify accepts, and no others, are issued.
+    let safe = keyseal::token::MAX_SAFE_INTEGER;
+    issue.case(
+        "int_max_safe",
+        GEN,
+        json!({"keys": [k1], "claims": {"exp": safe, "nbf": -safe, "n": safe, "m": -safe, "l": [safe, 0.25]}}),
+        Want::Ok,
+    );
+    for (id, claims) in [
+        ("int_2_53", json!({"n": safe + 1})),
+        ("int_neg_2_53", json!({"n": -safe - 1})),
+        ("int_u64_max", json!({"n": u64::MAX})),
+        ("int_2_53_nested", json!({"n": {"a": [1, safe + 1]}})),
+        ("exp_2_53", json!({"exp": safe + 1})),
+        ("nbf_neg_2_53", json!({"nbf": -safe - 1})),
+        ("float_1e300", json!({"n": 1e300})),
+    ] {
+        issue.case(
+            id,
+            GEN,
+            json!({"keys": [k1], "claims": claims}),
+            Want::Err("invalid_claim"),
+        );
+    }
+    // Beyond 64 bits: JSON text, so each runner reads the number with its host's parser
+    // (an exact int in Python, a rounded number in JS).
+    for (id, text) in [
+        ("int_2_64", r#"{"n":18446744073709551616}"#),
+        ("int_neg_2_64", r#"{"n":-18446744073709551616}"#),
+        (
+            "int_2_200",
+            r#"{"n":1606938044258990275541962092341162602522202993782792835301376}"#,
+        ),
+        ("exp_2_64", r#"{"exp":18446744073709551616}"#),
+    ] {
+        issue.case(
+            id,
+            GEN,
+            json!({"keys": [k1], "claims_json": text}),
+            Want::Err("invalid_claim"),
+        );
+    }
     issue.case(
         "duplicate_kid",
         GEN,
@@ -962,11 +1004,87 @@ fn tokens() -> (File, File, File) {
         vc(&no_exp, NOW, json!({})),
         Want::Err("missing_claim"),
     );
+    // `required` adds to the default `exp` in every runtime; only the explicitly named
+    // `dangerously_allow_missing_exp` drops it.
     verify.case(
-        "exp_not_required",
+        "required_empty_keeps_exp",
         GEN,
         vc(&no_exp, NOW, json!({"required": []})),
+        Want::Err("missing_claim"),
+    );
+    verify.case(
+        "required_adds_to_exp",
+        GEN,
+        vc(&no_exp, NOW, json!({"required": ["sub"]})),
+        Want::Err("missing_claim"),
+    );
+    let no_exp_nbf = tok(issue.case(
+        "no_exp_with_nbf",
+        GEN,
+        json!({"keys": [k1], "claims": {"sub": "u1", "nbf": NOW}}),
         Want::Ok,
+    ));
+    verify.case(
+        "required_nbf_adds_to_exp",
+        GEN,
+        vc(&no_exp_nbf, NOW, json!({"required": ["nbf"]})),
+        Want::Err("missing_claim"),
+    );
+    verify.case(
+        "dangerously_allow_missing_exp",
+        GEN,
+        vc(&no_exp, NOW, json!({"dangerously_allow_missing_exp": true})),
+        Want::Ok,
+    );
+    verify.case(
+        "dangerously_allow_missing_exp_with_required",
+        GEN,
+        vc(
+            &no_exp,
+            NOW,
+            json!({"dangerously_allow_missing_exp": true, "required": ["sub"]}),
+        ),
+        Want::Ok,
+    );
+    verify.case(
+        "dangerously_allow_missing_exp_still_requires_named",
+        GEN,
+        vc(
+            &no_exp,
+            NOW,
+            json!({"dangerously_allow_missing_exp": true, "required": ["jti"]}),
+        ),
+        Want::Err("missing_claim"),
+    );
+    verify.case(
+        "dangerously_allow_missing_exp_required_exp_wins",
+        GEN,
+        vc(
+            &no_exp,
+            NOW,
+            json!({"dangerously_allow_missing_exp": true, "required": ["exp"]}),
+        ),
+        Want::Err("missing_claim"),
+    );
+    verify.case(
+        "dangerously_allow_missing_exp_false",
+        GEN,
+        vc(
+            &no_exp,
+            NOW,
+            json!({"dangerously_allow_missing_exp": false}),
+        ),
+        Want::Err("missing_claim"),
+    );
+    verify.case(
+        "dangerously_allow_missing_exp_present_exp_checked",
+        GEN,
+        vc(
+            &t1,
+            NOW + 600,
+            val(json!({"dangerously_allow_missing_exp": true})),
+        ),
+        Want::Err("token_expired"),
     );
     verify.case(
         "jti_required",
@@ -1256,6 +1374,90 @@ fn tokens() -> (File, File, File) {
         ),
         Want::Err("invalid_claim"),
     );
+    // RFC 7493 section 2.2: numbers in claims lie within +-(2^53 - 1), in any notation;
+    // beyond that they are invalid_claim in every runtime (no silent rounding to a float).
+    let safe = keyseal::token::MAX_SAFE_INTEGER;
+    let exp_ok = NOW + 60;
+    for (id, payload, want) in [
+        (
+            "payload_int_max_safe",
+            format!(r#"{{"exp":{exp_ok},"n":{safe},"m":-{safe},"l":[{safe}],"f":0.25}}"#),
+            Want::Ok,
+        ),
+        (
+            "payload_int_2_53",
+            format!(r#"{{"exp":{exp_ok},"n":9007199254740992}}"#),
+            Want::Err("invalid_claim"),
+        ),
+        (
+            "payload_int_neg_2_53",
+            format!(r#"{{"exp":{exp_ok},"n":-9007199254740992}}"#),
+            Want::Err("invalid_claim"),
+        ),
+        (
+            "payload_int_u64_max",
+            format!(r#"{{"exp":{exp_ok},"n":18446744073709551615}}"#),
+            Want::Err("invalid_claim"),
+        ),
+        // What PyJWT or joserfc write for the Python int 2**64.
+        (
+            "payload_int_2_64",
+            format!(r#"{{"exp":{exp_ok},"n":18446744073709551616}}"#),
+            Want::Err("invalid_claim"),
+        ),
+        (
+            "payload_int_neg_2_64",
+            format!(r#"{{"exp":{exp_ok},"n":-18446744073709551616}}"#),
+            Want::Err("invalid_claim"),
+        ),
+        (
+            "payload_int_2_64_nested",
+            format!(r#"{{"exp":{exp_ok},"n":{{"a":[1,18446744073709551616]}}}}"#),
+            Want::Err("invalid_claim"),
+        ),
+        (
+            "payload_float_exponent_2_53",
+            format!(r#"{{"exp":{exp_ok},"n":9.007199254740992e15}}"#),
+            Want::Err("invalid_claim"),
+        ),
+        (
+            "payload_float_1e300",
+            format!(r#"{{"exp":{exp_ok},"n":1e300}}"#),
+            Want::Err("invalid_claim"),
+        ),
+        (
+            "payload_exp_max_safe",
+            format!(r#"{{"exp":{safe},"nbf":-{safe},"iat":-{safe}}}"#),
+            Want::Ok,
+        ),
+        (
+            "payload_exp_2_53",
+            r#"{"exp":9007199254740992}"#.to_owned(),
+            Want::Err("invalid_claim"),
+        ),
+        (
+            "payload_nbf_neg_2_53",
+            format!(r#"{{"exp":{exp_ok},"nbf":-9007199254740992}}"#),
+            Want::Err("invalid_claim"),
+        ),
+        (
+            "payload_iat_2_64",
+            format!(r#"{{"exp":{exp_ok},"iat":18446744073709551616}}"#),
+            Want::Err("invalid_claim"),
+        ),
+        (
+            "payload_exp_float_2_53",
+            r#"{"exp":9007199254740992.0}"#.to_owned(),
+            Want::Err("invalid_claim"),
+        ),
+    ] {
+        verify.case(
+            id,
+            GEN,
+            vc(&sign_raw(h, &raw(&payload), k1s), NOW, json!({})),
+            want,
+        );
+    }
     verify.case(
         "payload_exp_fraction_rounds_down",
         GEN,
