@@ -362,7 +362,15 @@ function createApi(native, backend) {
     if (ioMeta.length === 0) ioReserve(ioToken.length);
     return ioMeta;
   }
-  const VERIFY_OPTIONS = ["now", "leeway", "audience", "issuer", "required", "maxTokenLen"];
+  const VERIFY_OPTIONS = [
+    "now",
+    "leeway",
+    "audience",
+    "issuer",
+    "required",
+    "dangerouslyAllowMissingExp",
+    "maxTokenLen",
+  ];
   const VERIFIER_OPTIONS = VERIFY_OPTIONS.slice(1);
   let defaultCompiled;
   const defaultValidation = () => {
@@ -384,6 +392,7 @@ function createApi(native, backend) {
       audience: o.audience,
       issuer: o.issuer,
       required: o.required,
+      dangerouslyAllowMissingExp: o.dangerouslyAllowMissingExp,
       maxTokenLen: o.maxTokenLen,
     });
     let v = byText.get(text);
@@ -431,8 +440,8 @@ function createApi(native, backend) {
     }
     /**
      * Verifies `token` and returns `{kid, alg, claims}`. Options: `now` (defaults to the
-     * clock, in seconds), `leeway` (0), `audience`, `issuer`, `required` (["exp"]),
-     * `maxTokenLen` (8192).
+     * clock, in seconds), `leeway` (0), `audience`, `issuer`, `required` (claims required
+     * besides `exp`; none), `dangerouslyAllowMissingExp` (false), `maxTokenLen` (8192).
      */
     verify(token, options) {
       if (typeof token !== "string") str("token", token);
