@@ -744,10 +744,20 @@ pub fn describe_db(db: &str) -> String {
     match storage(db) {
         Storage::Sqlite(p) => format!("SQLite file {p}"),
         Storage::Postgres(url) => {
-            // postgres://user:password@host:port/db -> postgres://host:port/db
+            // postgres://user:password@host:port/db?options -> host:port/db. The user
+            // part cannot hold '/', '?' or '#' unencoded (RFC 3986 section 3.2.1), and
+            // the options may hold a password (`?password=...`): both are left out. A URL
+            // that breaks those rules (an '@' after the authority) is not shown at all.
             let rest = url.split_once("://").map_or("", |(_, r)| r);
-            let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-            format!("PostgreSQL at {host}")
+            let end = rest.find(['?', '#']).unwrap_or(rest.len());
+            let (before_options, options) = rest.split_at(end);
+            let authority_end = before_options.find('/').unwrap_or(before_options.len());
+            let (authority, path) = before_options.split_at(authority_end);
+            if options.contains('@') && !authority.contains('@') || path.contains('@') {
+                return "PostgreSQL (the URL is not shown: it does not parse as a URL)".to_owned();
+            }
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("PostgreSQL at {host}{path}")
         }
     }
 }
@@ -786,6 +796,32 @@ pub fn default_config_path(db: &str) -> PathBuf {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn describe_db_never_shows_a_password() {
+        for (url, want) in [
+            (
+                "postgres://u:s3cret@db.internal:5432/keys",
+                "PostgreSQL at db.internal:5432/keys",
+            ),
+            (
+                "postgres://db/keys?user=u&password=s3cret",
+                "PostgreSQL at db/keys",
+            ),
+            (
+                "postgresql://u:s3cret@h/k?sslmode=verify-full#x",
+                "PostgreSQL at h/k",
+            ),
+            (
+                "postgres://h/k?password=a@s3cret",
+                "PostgreSQL (the URL is not shown: it does not parse as a URL)",
+            ),
+        ] {
+            let d = describe_db(url);
+            assert_eq!(d, want);
+            assert!(!d.contains("s3cret"), "{d}");
+        }
+    }
 
     const P1: &str = "01010101010101010101010101010101";
     const T1: &str = "0202020202020202020202020202020202020202020202020202020202020202";
