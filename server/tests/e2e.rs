@@ -1,5 +1,5 @@
 //! End-to-end tests: the real `keyseal` binary over loopback HTTP, every endpoint and
-//! every seed flow, on SQLite and on PostgreSQL (`KEYSEAL_TEST_PG_URL`; the PostgreSQL
+//! every reference flow of docs/compat.md, on SQLite and on PostgreSQL (`KEYSEAL_TEST_PG_URL`; the PostgreSQL
 //! half fails without it unless `KEYSEAL_SKIP_PG=1`).
 
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
@@ -117,8 +117,9 @@ impl Bash for std::process::Command {
 // ---------------------------------------------------------------------------------------
 // Seed flows
 
-/// Seed 001 (Centrapay): create with name + role via x-api-key, list, PUT `enabled`.
-fn seed_001_create_list_put_enabled(b: Backend) {
+/// Named keys with roles (docs/compat.md): create with name + role via x-api-key, list,
+/// PUT `enabled`.
+fn named_keys_create_list_put_enabled(b: Backend) {
     let Some((env, srv)) = setup(b) else { return };
     let h = srv.http();
     let o = env.owner();
@@ -187,12 +188,12 @@ fn seed_001_create_list_put_enabled(b: Backend) {
     h.post(&keys_path(&o), &o.key, &json!({"name": "MyAPIkey"}))
         .expect_error(409, "name_conflict");
 }
-both!(seed_001_create_list_put_enabled);
+both!(named_keys_create_list_put_enabled);
 
-/// Seed 001 addresses keys by name (`PUT .../api-keys/{apiKeyName}`): every key route
+/// Named keys are addressed by name (`PUT .../api-keys/{apiKeyName}`): every key route
 /// takes the name as well as the id. An id-shaped value is an id first, then a name;
 /// `name:` always means a name.
-fn seed_001_by_name(b: Backend) {
+fn named_keys_addressed_by_name(b: Backend) {
     let Some((env, srv)) = setup(b) else { return };
     let h = srv.http();
     let o = env.owner();
@@ -207,7 +208,7 @@ fn seed_001_by_name(b: Backend) {
         &json!({"name": "MyOtherAPIkey", "role": "merchant-terminal"}),
     );
 
-    // The seed's flow: PUT {"enabled": false} by name.
+    // The named-keys flow: PUT {"enabled": false} by name.
     let r = h.send(
         "PUT",
         &key_path(&o, "MyAPIkey"),
@@ -324,10 +325,11 @@ fn seed_001_by_name(b: Backend) {
     assert_eq!(v["id"], again["id"]);
     assert_ne!(v["id"], id.as_str());
 }
-both!(seed_001_by_name);
+both!(named_keys_addressed_by_name);
 
-/// Seed 000 (CPX): `{"value": key}` -> `{token}`, then the token as Bearer; 10 minutes.
-fn seed_000_exchange_body_value(b: Backend) {
+/// Key for a 10-minute token (docs/compat.md): `{"value": key}` -> `{token}`, then the
+/// token as Bearer.
+fn key_for_token_exchange_body_value(b: Backend) {
     let Some((env, srv)) = setup(b) else { return };
     let h = srv.http();
     let o = env.owner();
@@ -431,11 +433,11 @@ fn seed_000_exchange_body_value(b: Backend) {
     h.raw("POST", "/v1/token", &[("x-api-key", key)], None)
         .expect_error(401, "key_disabled");
 }
-both!(seed_000_exchange_body_value);
+both!(key_for_token_exchange_body_value);
 
-/// Seed 002 (VSPC): description, scopes, read-only keys; the key as a Bearer credential;
+/// Scoped and read-only keys (docs/compat.md): description, scopes, read-only keys; the key as a Bearer credential;
 /// disable and delete.
-fn seed_002_read_only_scopes_bearer(b: Backend) {
+fn scoped_read_only_keys_bearer(b: Backend) {
     let Some((env, srv)) = setup(b) else { return };
     let h = srv.http();
     let o = env.owner();
@@ -490,11 +492,11 @@ fn seed_002_read_only_scopes_bearer(b: Backend) {
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(h.verify_key(ro_key), (false, "key_revoked".to_owned()));
 }
-both!(seed_002_read_only_scopes_bearer);
+both!(scoped_read_only_keys_bearer);
 
-/// Seed 003 (company keys): status filter, limit, cursors both ways, offset, envelope,
+/// Company keys (docs/compat.md): status filter, limit, cursors both ways, offset, envelope,
 /// whitelisted IPs, get one, delete 204.
-fn seed_003_list_pagination_ips(b: Backend) {
+fn company_keys_pagination_and_ip_allowlists(b: Backend) {
     let Some((env, srv)) = setup(b) else { return };
     let h = srv.http();
     let o = env.owner();
@@ -558,7 +560,7 @@ fn seed_003_list_pagination_ips(b: Backend) {
         back_ids,
         ids[1..4].iter().map(String::as_str).collect::<Vec<_>>()
     );
-    // camelCase (seed 003) and offset.
+    // camelCase cursor names (as the company-keys API spells them) and offset.
     let v = h
         .get(
             &format!(
@@ -579,7 +581,7 @@ fn seed_003_list_pagination_ips(b: Backend) {
         .expect(200)
         .clone();
     assert_eq!(v["count"], 6);
-    // Status filter (seed 003: active / inactive).
+    // Status filter (the company-keys API: active / inactive).
     let active = h
         .get(&format!("{}?status=active", keys_path(&o)), &o.key)
         .expect(200)
@@ -660,11 +662,11 @@ fn seed_003_list_pagination_ips(b: Backend) {
     assert_eq!(deleted["data"][0]["id"], id);
     assert_eq!(deleted["data"][0]["status"], "deleted");
 }
-both!(seed_003_list_pagination_ips);
+both!(company_keys_pagination_and_ip_allowlists);
 
-/// Seed 004 (ClearPoint): accessKey + secretKey headers, expiry, editing name/expiry,
+/// Access-key / secret-key pairs (docs/compat.md): accessKey + secretKey headers, expiry, editing name/expiry,
 /// delete to disable.
-fn seed_004_access_secret_headers_expiry(b: Backend) {
+fn access_key_secret_key_pairs_with_expiry(b: Backend) {
     let Some((env, srv)) = setup(b) else { return };
     let h = srv.http();
     let o = env.owner();
@@ -742,7 +744,7 @@ fn seed_004_access_secret_headers_expiry(b: Backend) {
     h.raw("GET", &keys_path(&o), &pair, None)
         .expect_error(401, "key_revoked");
 }
-both!(seed_004_access_secret_headers_expiry);
+both!(access_key_secret_key_pairs_with_expiry);
 
 // ---------------------------------------------------------------------------------------
 // Authorisation
