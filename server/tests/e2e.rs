@@ -1,6 +1,6 @@
 //! End-to-end tests: the real `keyseal` binary over loopback HTTP, every endpoint and
-//! every reference flow of docs/compat.md, on SQLite and on PostgreSQL (`KEYSEAL_TEST_PG_URL`; the PostgreSQL
-//! half fails without it unless `KEYSEAL_SKIP_PG=1`).
+//! every reference flow of docs/compat.md, on SQLite and on PostgreSQL
+//! (`KEYSEAL_TEST_PG_URL`; the PostgreSQL half fails without it unless `KEYSEAL_SKIP_PG=1`).
 
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
