@@ -275,9 +275,9 @@ pub enum Error {
     /// See [`ErrorCode::AlgorithmMismatch`].
     AlgorithmMismatch {
         /// The algorithm the key is pinned to.
-        expected: crate::token::Algorithm,
+        expected: crate::algorithm::Algorithm,
         /// The token's algorithm, when it is one keyseal knows.
-        found: Option<crate::token::Algorithm>,
+        found: Option<crate::algorithm::Algorithm>,
     },
     /// See [`ErrorCode::UnknownKid`].
     UnknownKid,
