@@ -66,8 +66,8 @@ impl ErrorFamily {
 /// - `Variant => "code", Family, "message";`: a variant without fields.
 /// - `Variant => "code", Family, "message {field}", { field: Type, .. };`: the message is
 ///   a `write!` pattern over the fields.
-/// - `Variant => "code", Family, fn path, { field: Type, .. };`: the message depends on a
-///   field's value; `path(f, field, ..)` writes it.
+/// - `Variant => "code", Family, function, { field: Type, .. };`: the message depends on
+///   a field's value; `function(f, field, ..)` writes it.
 /// - `registry { Variant => "code", Registry; .. }`: codes of [`ErrorFamily::Registry`],
 ///   raised through [`Error::Registry`] with the message `"<code in words>: <detail>"`.
 ///
@@ -90,7 +90,7 @@ macro_rules! error_table {
             $($rest)*);
     };
     (@row $f:ident [$($codes:tt)*] [$($variants:tt)*] [$($arms:tt)*] [$($display:tt)*]
-        $(#[$doc:meta])* $variant:ident => $code:literal, $family:ident, $msg:literal,
+        $(#[$doc:meta])* $variant:ident => $code:literal, $family:ident, $msg:tt,
             { $( $(#[$fdoc:meta])* $field:ident : $fty:ty ),+ $(,)? };
         $($rest:tt)*
     ) => {
@@ -100,21 +100,7 @@ macro_rules! error_table {
                 #[doc = concat!("See [`ErrorCode::", stringify!($variant), "`].")]
                 $variant { $( $(#[$fdoc])* $field: $fty, )+ },]
             [$($arms)* Self::$variant { .. } => ErrorCode::$variant,]
-            [$($display)* Self::$variant { $($field),+ } => write!($f, $msg),]
-            $($rest)*);
-    };
-    (@row $f:ident [$($codes:tt)*] [$($variants:tt)*] [$($arms:tt)*] [$($display:tt)*]
-        $(#[$doc:meta])* $variant:ident => $code:literal, $family:ident, fn $message:path,
-            { $( $(#[$fdoc:meta])* $field:ident : $fty:ty ),+ $(,)? };
-        $($rest:tt)*
-    ) => {
-        error_table!(@row $f
-            [$($codes)* $(#[$doc])* $variant => $code, $family;]
-            [$($variants)*
-                #[doc = concat!("See [`ErrorCode::", stringify!($variant), "`].")]
-                $variant { $( $(#[$fdoc])* $field: $fty, )+ },]
-            [$($arms)* Self::$variant { .. } => ErrorCode::$variant,]
-            [$($display)* Self::$variant { $($field),+ } => $message($f, $($field),+),]
+            [$($display)* Self::$variant { $($field),+ } => error_table!(@message $f $msg $($field)+),]
             $($rest)*);
     };
     (@row $f:ident [$($codes:tt)*] [$($variants:tt)*] [$($arms:tt)*] [$($display:tt)*]
@@ -165,6 +151,13 @@ macro_rules! error_table {
                 }
             }
         }
+    };
+    // A message pattern over the fields, or the function that writes the message.
+    (@message $f:ident $msg:literal $($field:ident)+) => {
+        write!($f, $msg)
+    };
+    (@message $f:ident $message:ident $($field:ident)+) => {
+        $message($f, $($field),+)
     };
     (@codes $( $(#[$doc:meta])* $variant:ident => $code:literal, $family:ident; )*) => {
         /// Every error code keyseal can raise, without the error's details.
@@ -295,7 +288,7 @@ error_table! {
         "unsupported algorithm: expected HS256, HS384 or HS512, found another alg";
     /// The token's `alg` is not the algorithm its key is pinned to (RFC 8725 section 3.1).
     AlgorithmMismatch => "algorithm_mismatch", Signature,
-        fn algorithm_mismatch,
+        algorithm_mismatch,
         {
             /// The algorithm the key is pinned to.
             expected: Algorithm,
@@ -386,7 +379,7 @@ error_table! {
         };
     /// The client IP is missing or outside the key's allowed ranges.
     IpNotAllowed => "ip_not_allowed", Policy,
-        fn ip_not_allowed,
+        ip_not_allowed,
         {
             /// True when the request carried no client IP at all.
             missing: bool,

@@ -43,6 +43,26 @@ registered_claims! {
     Role => "role",
 }
 
+/// Whether a set of claims (owned [`Claims`](super::Claims) or borrowed
+/// [`ClaimsRef`](super::ClaimsRef)) carries `claim`; `aud` is present when `aud` is true.
+/// One match over the fields for both, so a claim is added in one place.
+macro_rules! claim_present {
+    ($claims:expr, $claim:expr, aud: $aud:expr) => {
+        match $claim {
+            Claim::Iss => $claims.iss.is_some(),
+            Claim::Sub => $claims.sub.is_some(),
+            Claim::Aud => $aud,
+            Claim::Exp => $claims.exp.is_some(),
+            Claim::Nbf => $claims.nbf.is_some(),
+            Claim::Iat => $claims.iat.is_some(),
+            Claim::Jti => $claims.jti.is_some(),
+            Claim::Scope => $claims.scope.is_some(),
+            Claim::Role => $claims.role.is_some(),
+        }
+    };
+}
+pub(crate) use claim_present;
+
 impl Claim {
     /// The claim's name.
     pub const fn as_str(self) -> &'static str {

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::claim::{
-    Claim, REGISTERED_CLAIMS, expected, i64_in_claim_range, numbers_in_claim_range,
+    Claim, REGISTERED_CLAIMS, claim_present, expected, i64_in_claim_range, numbers_in_claim_range,
 };
 use crate::error::{Error, Result};
 
@@ -94,17 +94,7 @@ impl Claims {
     }
 
     pub(super) fn has(&self, claim: Claim) -> bool {
-        match claim {
-            Claim::Iss => self.iss.is_some(),
-            Claim::Sub => self.sub.is_some(),
-            Claim::Aud => !self.aud.is_none(),
-            Claim::Exp => self.exp.is_some(),
-            Claim::Nbf => self.nbf.is_some(),
-            Claim::Iat => self.iat.is_some(),
-            Claim::Jti => self.jti.is_some(),
-            Claim::Scope => self.scope.is_some(),
-            Claim::Role => self.role.is_some(),
-        }
+        claim_present!(self, claim, aud: !self.aud.is_none())
     }
 
     /// Checks what [`Keyset::issue`](crate::Keyset::issue) requires: no extra claim reuses a registered name,
@@ -141,35 +131,19 @@ impl Claims {
 impl Serialize for Claims {
     fn serialize<S: Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        if let Some(v) = &self.iss {
-            map.serialize_entry("iss", v)?;
-        }
-        if let Some(v) = &self.sub {
-            map.serialize_entry("sub", v)?;
-        }
+        entry(&mut map, "iss", &self.iss)?;
+        entry(&mut map, "sub", &self.sub)?;
         match &self.aud {
             Audience::None => {}
             Audience::One(a) => map.serialize_entry("aud", a)?,
             Audience::Many(v) => map.serialize_entry("aud", v)?,
         }
-        if let Some(v) = &self.exp {
-            map.serialize_entry("exp", v)?;
-        }
-        if let Some(v) = &self.nbf {
-            map.serialize_entry("nbf", v)?;
-        }
-        if let Some(v) = &self.iat {
-            map.serialize_entry("iat", v)?;
-        }
-        if let Some(v) = &self.jti {
-            map.serialize_entry("jti", v)?;
-        }
-        if let Some(v) = &self.scope {
-            map.serialize_entry("scope", v)?;
-        }
-        if let Some(v) = &self.role {
-            map.serialize_entry("role", v)?;
-        }
+        entry(&mut map, "exp", &self.exp)?;
+        entry(&mut map, "nbf", &self.nbf)?;
+        entry(&mut map, "iat", &self.iat)?;
+        entry(&mut map, "jti", &self.jti)?;
+        entry(&mut map, "scope", &self.scope)?;
+        entry(&mut map, "role", &self.role)?;
         // Sorted explicitly: serde_json's map keeps insertion order when some crate in the
         // build enables `preserve_order`, and issued bytes must not depend on that.
         let mut extra: Vec<(&String, &Value)> = self.extra.iter().collect();
@@ -178,5 +152,17 @@ impl Serialize for Claims {
             map.serialize_entry(k, v)?;
         }
         map.end()
+    }
+}
+
+/// Writes `name: value` when the claim is present; an absent claim is left out.
+fn entry<M: SerializeMap, T: Serialize>(
+    map: &mut M,
+    name: &'static str,
+    value: &Option<T>,
+) -> core::result::Result<(), M::Error> {
+    match value {
+        Some(v) => map.serialize_entry(name, v),
+        None => Ok(()),
     }
 }

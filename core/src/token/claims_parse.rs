@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ use super::claim::{
     i64_in_claim_range, numbers_in_claim_range, numeric_date_from_f64, u64_in_claim_range,
 };
 use super::claims::{Audience, Claims};
-use super::header::JsonStr;
+use super::header::{JsonStr, read_object};
 use crate::error::{Error, Result};
 
 /// What went wrong while reading one claim, recorded beside serde's error.
@@ -195,19 +195,8 @@ pub(crate) fn parse_claims_reference(bytes: &[u8]) -> Result<Claims> {
         }
     }
 
-    struct Seed<'c>(&'c Cell<Option<ClaimFault>>);
-    impl<'de> DeserializeSeed<'de> for Seed<'_> {
-        type Value = Claims;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> core::result::Result<Claims, D::Error> {
-            d.deserialize_map(ClaimsVisitor { fault: self.0 })
-        }
-    }
-
     let fault = Cell::new(None);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = Seed(&fault)
-        .deserialize(&mut de)
-        .and_then(|c| de.end().map(|()| c));
+    let parsed = read_object(bytes, ClaimsVisitor { fault: &fault });
     match parsed {
         Ok(c) => Ok(c),
         Err(e) => match (e.classify(), fault.get()) {

@@ -5,7 +5,7 @@
 use alloc::string::String;
 use core::cell::Cell;
 use core::fmt;
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::algorithm::Algorithm;
@@ -64,6 +64,18 @@ impl<'de> Deserialize<'de> for JsonStr<'de> {
     }
 }
 
+/// Reads `bytes` as one JSON object with `visitor`, with nothing but whitespace after it.
+/// Shared by the header reader and the reference claims reader.
+pub(super) fn read_object<'de, V: Visitor<'de>>(
+    bytes: &'de [u8],
+    visitor: V,
+) -> serde_json::Result<V::Value> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = (&mut de).deserialize_map(visitor)?;
+    de.end()?;
+    Ok(value)
+}
+
 /// The header parameters keyseal reads.
 pub(super) struct Header<'h> {
     pub(super) alg: JsonStr<'h>,
@@ -118,23 +130,13 @@ pub(super) fn parse_header(bytes: &[u8]) -> Result<Header<'_>> {
             Ok(Header { alg, kid })
         }
     }
-    struct Seed<'c>(&'c Cell<Option<&'static str>>);
-    impl<'de> DeserializeSeed<'de> for Seed<'_> {
-        type Value = Header<'de>;
-        fn deserialize<D: Deserializer<'de>>(
-            self,
-            d: D,
-        ) -> core::result::Result<Self::Value, D::Error> {
-            d.deserialize_map(HeaderVisitor {
-                unsupported: self.0,
-            })
-        }
-    }
     let unsupported = Cell::new(None);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = Seed(&unsupported)
-        .deserialize(&mut de)
-        .and_then(|h| de.end().map(|()| h));
+    let parsed = read_object(
+        bytes,
+        HeaderVisitor {
+            unsupported: &unsupported,
+        },
+    );
     match parsed {
         Ok(h) => Ok(h),
         Err(_) => match unsupported.get() {

@@ -6,7 +6,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::claim::Claim;
+use super::claim::{Claim, claim_present};
 use super::claims::Claims;
 use super::claims_ref::{AudienceRef, ClaimsRef};
 use crate::error::{Error, Result};
@@ -40,17 +40,7 @@ impl ClaimSource for Claims {
 
 impl ClaimSource for ClaimsRef<'_> {
     fn has(&self, claim: Claim) -> bool {
-        match claim {
-            Claim::Iss => self.iss.is_some(),
-            Claim::Sub => self.sub.is_some(),
-            Claim::Aud => self.aud != AudienceRef::None,
-            Claim::Exp => self.exp.is_some(),
-            Claim::Nbf => self.nbf.is_some(),
-            Claim::Iat => self.iat.is_some(),
-            Claim::Jti => self.jti.is_some(),
-            Claim::Scope => self.scope.is_some(),
-            Claim::Role => self.role.is_some(),
-        }
+        claim_present!(self, claim, aud: self.aud != AudienceRef::None)
     }
     fn times(&self) -> (Option<i64>, Option<i64>, Option<i64>) {
         (self.exp, self.nbf, self.iat)
