@@ -166,3 +166,43 @@ fn entry<M: SerializeMap, T: Serialize>(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::panic)]
+    use super::{Audience, Claims, REGISTERED_CLAIMS};
+    use alloc::format;
+    use alloc::string::String;
+    use serde_json::Value;
+
+    /// Issued claims come out in the order of the claim table, then extra claims by name.
+    #[test]
+    fn serializes_in_table_order() {
+        let s = |v: &str| Some(String::from(v));
+        let mut claims = Claims {
+            iss: s("i"),
+            sub: s("s"),
+            aud: Audience::One(String::from("a")),
+            exp: Some(3),
+            nbf: Some(1),
+            iat: Some(2),
+            jti: s("j"),
+            scope: s("read write"),
+            role: s("r"),
+            extra: serde_json::Map::new(),
+        };
+        claims.extra.insert(String::from("zz"), Value::from(1));
+        claims.extra.insert(String::from("aa"), Value::from(2));
+        let json = claims
+            .to_json()
+            .unwrap_or_else(|e| panic!("serialize: {e}"));
+        let names = REGISTERED_CLAIMS.iter().copied().chain(["aa", "zz"]);
+        let at: alloc::vec::Vec<usize> = names
+            .map(|n| {
+                json.find(&format!("\"{n}\":"))
+                    .unwrap_or_else(|| panic!("{n} missing from {json}"))
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{json}");
+    }
+}

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use super::claim::expected::{self, AUDIENCE, DATE, NUMBER_RANGE, STRING as STR};
 use super::claim::{
-    i64_in_claim_range, numbers_in_claim_range, numeric_date_from_f64, u64_in_claim_range,
+    Claim, claim_present, i64_in_claim_range, numbers_in_claim_range, numeric_date_from_f64,
+    u64_in_claim_range,
 };
 use super::claims::{Audience, Claims};
 use super::header::{JsonStr, read_object};
@@ -139,56 +140,50 @@ pub(crate) fn parse_claims_reference(bytes: &[u8]) -> Result<Claims> {
             let mut c = Claims::default();
             let mut aud_seen = false;
             while let Some(name) = map.next_key::<JsonStr<'de>>()? {
-                match name.as_str() {
-                    "iss" => c.iss = Some(self.value(&mut map, c.iss.is_some(), "iss", STR)?),
-                    "sub" => c.sub = Some(self.value(&mut map, c.sub.is_some(), "sub", STR)?),
-                    "aud" => {
-                        let v: AudValue = self.value(&mut map, aud_seen, "aud", AUDIENCE)?;
+                let Some(claim) = Claim::from_name(name.as_str()) else {
+                    let value: Value = map.next_value()?;
+                    // Checked once the whole value has been read, as the fast reader
+                    // does, so a syntax error later in the value wins in both.
+                    if !numbers_in_claim_range(&value) {
+                        self.fault.set(Some(ClaimFault {
+                            claim: "extra",
+                            expected: NUMBER_RANGE,
+                        }));
+                        return Err(de::Error::custom("number out of range"));
+                    }
+                    if c.extra.insert(String::from(name.as_str()), value).is_some() {
+                        self.fault.set(Some(ClaimFault {
+                            claim: "extra",
+                            expected: expected::SINGLE_EXTRA,
+                        }));
+                        return Err(de::Error::custom("duplicate claim"));
+                    }
+                    continue;
+                };
+                // The names, and which claims are already present, come from the claim
+                // table (`claim.rs`), as in the fast reader.
+                let taken = claim_present!(c, claim, aud: aud_seen);
+                let n = claim.as_str();
+                match claim {
+                    Claim::Iss => c.iss = Some(self.value(&mut map, taken, n, STR)?),
+                    Claim::Sub => c.sub = Some(self.value(&mut map, taken, n, STR)?),
+                    Claim::Aud => {
+                        let v: AudValue = self.value(&mut map, taken, n, AUDIENCE)?;
                         aud_seen = true;
                         c.aud = v.0;
                     }
-                    "exp" => {
-                        c.exp = Some(
-                            self.value::<_, NumericDate>(&mut map, c.exp.is_some(), "exp", DATE)?
-                                .0,
-                        )
+                    Claim::Exp => {
+                        c.exp = Some(self.value::<_, NumericDate>(&mut map, taken, n, DATE)?.0)
                     }
-                    "nbf" => {
-                        c.nbf = Some(
-                            self.value::<_, NumericDate>(&mut map, c.nbf.is_some(), "nbf", DATE)?
-                                .0,
-                        )
+                    Claim::Nbf => {
+                        c.nbf = Some(self.value::<_, NumericDate>(&mut map, taken, n, DATE)?.0)
                     }
-                    "iat" => {
-                        c.iat = Some(
-                            self.value::<_, NumericDate>(&mut map, c.iat.is_some(), "iat", DATE)?
-                                .0,
-                        )
+                    Claim::Iat => {
+                        c.iat = Some(self.value::<_, NumericDate>(&mut map, taken, n, DATE)?.0)
                     }
-                    "jti" => c.jti = Some(self.value(&mut map, c.jti.is_some(), "jti", STR)?),
-                    "scope" => {
-                        c.scope = Some(self.value(&mut map, c.scope.is_some(), "scope", STR)?)
-                    }
-                    "role" => c.role = Some(self.value(&mut map, c.role.is_some(), "role", STR)?),
-                    other => {
-                        let value: Value = map.next_value()?;
-                        // Checked once the whole value has been read, as the fast reader
-                        // does, so a syntax error later in the value wins in both.
-                        if !numbers_in_claim_range(&value) {
-                            self.fault.set(Some(ClaimFault {
-                                claim: "extra",
-                                expected: NUMBER_RANGE,
-                            }));
-                            return Err(de::Error::custom("number out of range"));
-                        }
-                        if c.extra.insert(String::from(other), value).is_some() {
-                            self.fault.set(Some(ClaimFault {
-                                claim: "extra",
-                                expected: expected::SINGLE_EXTRA,
-                            }));
-                            return Err(de::Error::custom("duplicate claim"));
-                        }
-                    }
+                    Claim::Jti => c.jti = Some(self.value(&mut map, taken, n, STR)?),
+                    Claim::Scope => c.scope = Some(self.value(&mut map, taken, n, STR)?),
+                    Claim::Role => c.role = Some(self.value(&mut map, taken, n, STR)?),
                 }
             }
             Ok(c)

@@ -593,6 +593,33 @@ mod tests {
     use crate::token::claims_parse::parse_claims_reference;
     use alloc::format;
 
+    /// The 8-byte name matcher knows exactly the claims of the table in `claim.rs`.
+    #[test]
+    fn registered_names_match_the_claim_table() {
+        let read = |text: &str| {
+            let mut r = super::Reader {
+                b: text.as_bytes(),
+                text,
+                i: 0,
+                out_of_range: false,
+            };
+            (r.registered_name(), r.i)
+        };
+        for claim in super::Claim::ALL {
+            let name = claim.as_str();
+            let text = format!("\"{name}\":1}}");
+            assert_eq!(read(&text), (Some(claim), name.len() + 2), "{name}");
+        }
+        for text in [
+            r#""is":1}  "#,
+            r#""issx":1}"#,
+            r#""Iss":1} "#,
+            r#""key_id":1}"#,
+        ] {
+            assert_eq!(read(text), (None, 0), "{text}");
+        }
+    }
+
     #[test]
     fn eight_digits_matches_parse() {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
