@@ -593,6 +593,17 @@ mod tests {
     use crate::token::claims_parse::parse_claims_reference;
     use alloc::format;
 
+    /// The fast reader and the reference give the same claims, or errors of the same code.
+    fn assert_agree(case: &str) {
+        let fast = parse_claims(case.as_bytes());
+        let reference = parse_claims_reference(case.as_bytes());
+        match (&fast, &reference) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
+            (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{case}: fast {a}, reference {b}"),
+            _ => panic!("{case}: fast {fast:?}, reference {reference:?}"),
+        }
+    }
+
     /// The 8-byte name matcher knows exactly the claims of the table in `claim.rs`.
     #[test]
     fn registered_names_match_the_claim_table() {
@@ -735,13 +746,7 @@ mod tests {
                 format!(r#"{{"x":[{n}]}}"#),
                 format!(r#"{{"x":{{"y":{n}}},"iat":{n}}}"#),
             ] {
-                let fast = parse_claims(case.as_bytes());
-                let reference = parse_claims_reference(case.as_bytes());
-                match (&fast, &reference) {
-                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
-                    (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{case}"),
-                    _ => panic!("{case}: fast {fast:?}, reference {reference:?}"),
-                }
+                assert_agree(&case);
             }
         }
     }
@@ -857,15 +862,7 @@ mod tests {
             r#"{"x":[1e400,9007199254740992]}"#,
         ];
         for case in cases {
-            let fast = parse_claims(case.as_bytes());
-            let reference = parse_claims_reference(case.as_bytes());
-            match (&fast, &reference) {
-                (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
-                (Err(a), Err(b)) => {
-                    assert_eq!(a.code(), b.code(), "{case}: fast {a}, reference {b}")
-                }
-                _ => panic!("{case}: fast {fast:?}, reference {reference:?}"),
-            }
+            assert_agree(case);
         }
         let deep_ok = format!(r#"{{"x":{}{}}}"#, "[".repeat(126), "]".repeat(126));
         let deep_bad = format!(r#"{{"x":{}{}}}"#, "[".repeat(128), "]".repeat(128));
