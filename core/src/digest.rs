@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-use crate::mac::HmacSha256;
+use crate::fast::hmac_sha256::HmacSha256;
 
 /// Shortest pepper accepted: 16 bytes (128 bits). 32 random bytes are recommended.
 pub const MIN_PEPPER_LEN: usize = 16;
@@ -161,7 +161,7 @@ impl PepperSet {
             Stored::Peppered { pepper_id, mac } => {
                 let pepper = self.find(pepper_id).ok_or(Error::UnknownPepper)?;
                 let actual = pepper.mac(key.as_bytes());
-                if !crate::mac::ct_eq32(&actual, &mac) {
+                if !crate::fast::ct_eq::ct_eq32(&actual, &mac) {
                     return Err(Error::DigestMismatch);
                 }
                 if core::ptr::eq(pepper, &self.current) {
@@ -172,7 +172,7 @@ impl PepperSet {
             }
             Stored::Sha256(expected) => {
                 let actual: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-                if !crate::mac::ct_eq32(&actual, &expected) {
+                if !crate::fast::ct_eq::ct_eq32(&actual, &expected) {
                     return Err(Error::DigestMismatch);
                 }
                 Ok(DigestStatus::Outdated)
@@ -259,7 +259,8 @@ fn decode32(s: &str, engines: &[&base64::engine::GeneralPurpose]) -> Option<[u8;
 /// path of every verification, so it avoids the general decoder's bookkeeping.
 fn decode32_url(s: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
-    (s.len() == 43 && crate::b64::decode_url(s.as_bytes(), &mut out) == Some(32)).then_some(out)
+    (s.len() == 43 && crate::fast::base64url::decode_url(s.as_bytes(), &mut out) == Some(32))
+        .then_some(out)
 }
 
 fn decode_hex32(s: &str) -> Option<[u8; 32]> {

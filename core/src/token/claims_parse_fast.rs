@@ -1,4 +1,5 @@
-//! A purpose-built reader for JWT claims objects (RFC 8259 JSON).
+//! The fast reader of JWT claims objects (RFC 8259 JSON): an optimisation of the serde
+//! reference reader in `claims_parse.rs`, which it must agree with on every input.
 //!
 //! Registered claims are read in place: strings without escapes are copied straight out of
 //! the payload and integers parsed directly, which is where a general JSON parser spends
@@ -12,17 +13,18 @@ use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::error::{Error, Result};
-use crate::token::{
-    AudienceRef, Claim, Claims, ClaimsRef, DATE, MAX_SAFE_INTEGER, NUMBER_RANGE, f64_in_claim_range,
+use super::claim::expected::{self, AUDIENCE as AUD, DATE, NUMBER_RANGE, STRING as STR};
+use super::claim::{
+    Claim, MAX_SAFE_INTEGER, f64_in_claim_range, i64_in_claim_range, numeric_date_from_f64,
 };
+use super::claims::Claims;
+use super::claims_parse::parse_claims_reference;
+use super::claims_ref::{AudienceRef, ClaimsRef};
+use crate::error::{Error, Result};
 
 /// Deepest nesting accepted inside one extra claim (serde_json's limit is 128 for the
 /// whole document, and the claims object itself is one level).
 const MAX_DEPTH: usize = 127;
-
-const STR: &str = "a string";
-const AUD: &str = "a string or an array of strings";
 
 fn bad_json() -> Error {
     Error::InvalidJson { segment: "payload" }
@@ -321,7 +323,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A NumericDate: an integer, or a finite number rounded down; the same rules as the
-    /// serde path in `token.rs`.
+    /// serde path in `claims_parse.rs`.
     fn date_claim(&mut self, claim: &'static str) -> Result<i64> {
         // Fast path: an integer of at most 18 digits (so it fits an i64) that ends where
         // the number ends. Anything else (a fraction, an exponent, a leading zero, more
@@ -367,7 +369,7 @@ impl<'a> Reader<'a> {
         let integer = !text.bytes().any(|c| matches!(c, b'.' | b'e' | b'E'));
         if integer {
             if let Ok(v) = text.parse::<i64>() {
-                return if v.unsigned_abs() <= MAX_SAFE_INTEGER as u64 {
+                return if i64_in_claim_range(v) {
                     Ok(v)
                 } else {
                     Err(bad_claim(claim, DATE))
@@ -383,12 +385,7 @@ impl<'a> Reader<'a> {
         // a syntax error rather than a type error) is the reference reader's to the bit.
         // It also keeps core's `dec2flt` tables (10 KB) out of the wasm build.
         let v: f64 = serde_json::from_str(text).map_err(|_| bad_json())?;
-        if f64_in_claim_range(v) {
-            let t = v as i64;
-            Ok(if (t as f64) > v { t - 1 } else { t })
-        } else {
-            Err(bad_claim(claim, DATE))
-        }
+        numeric_date_from_f64(v).ok_or_else(|| bad_claim(claim, DATE))
     }
 
     fn aud_claim(&mut self) -> Result<AudienceRef<'a>> {
@@ -468,13 +465,25 @@ fn number_in_range(text: &str) -> bool {
     serde_json::from_str::<f64>(text).is_ok()
 }
 
+impl Claims {
+    /// Reads claims from a JSON object, with the rules verification uses: registered
+    /// claims must have their registered types (`invalid_claim` otherwise), NumericDates
+    /// may be fractional (rounded down), duplicate names are rejected, any number beyond
+    /// ±[`MAX_SAFE_INTEGER`] is `invalid_claim`, and everything else goes into
+    /// [`Claims::extra`]. Bindings use this to turn host objects (sent as
+    /// JSON text) into claims, so every runtime types claims the same way.
+    pub fn from_json(json: &[u8]) -> Result<Claims> {
+        parse_claims(json)
+    }
+}
+
 /// Parses a claims object (the decoded payload of a token) into owned claims.
 pub(crate) fn parse_claims(bytes: &[u8]) -> Result<Claims> {
     // Checked once for the whole payload. A payload that is not UTF-8 is invalid, but
     // which error comes first (a wrong claim type before the bad byte, or the byte) is
     // decided by reading in order, so it is left to the serde reader.
     let Ok(text) = core::str::from_utf8(bytes) else {
-        return crate::token::parse_claims_reference(bytes);
+        return parse_claims_reference(bytes);
     };
     parse_claims_ref(text)?.into_owned()
 }
@@ -524,7 +533,7 @@ pub(crate) fn parse_claims_into<'a>(text: &'a str, c: &mut ClaimsRef<'a>) -> Res
             // Duplicates are rejected before the ':' is read, as the serde path does.
             if let Some(claim) = claim {
                 if seen & claim.bit() != 0 {
-                    return Err(bad_claim(claim.as_str(), "a single occurrence"));
+                    return Err(bad_claim(claim.as_str(), expected::SINGLE));
                 }
                 seen |= claim.bit();
             }
@@ -560,7 +569,7 @@ pub(crate) fn parse_claims_into<'a>(text: &'a str, c: &mut ClaimsRef<'a>) -> Res
                         !index.insert(name.clone())
                     };
                     if duplicate {
-                        return Err(bad_claim("extra", "a single occurrence of each claim"));
+                        return Err(bad_claim("extra", expected::SINGLE_EXTRA));
                     }
                     c.extra.push((name, &text[start..end]));
                 }
@@ -581,8 +590,46 @@ pub(crate) fn parse_claims_into<'a>(text: &'a str, c: &mut ClaimsRef<'a>) -> Res
 mod tests {
     #![allow(clippy::panic)]
     use super::parse_claims;
-    use crate::token::parse_claims_reference;
+    use crate::token::claims_parse::parse_claims_reference;
     use alloc::format;
+
+    /// The fast reader and the reference give the same claims, or errors of the same code.
+    fn assert_agree(case: &str) {
+        let fast = parse_claims(case.as_bytes());
+        let reference = parse_claims_reference(case.as_bytes());
+        match (&fast, &reference) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
+            (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{case}: fast {a}, reference {b}"),
+            _ => panic!("{case}: fast {fast:?}, reference {reference:?}"),
+        }
+    }
+
+    /// The 8-byte name matcher knows exactly the claims of the table in `claim.rs`.
+    #[test]
+    fn registered_names_match_the_claim_table() {
+        let read = |text: &str| {
+            let mut r = super::Reader {
+                b: text.as_bytes(),
+                text,
+                i: 0,
+                out_of_range: false,
+            };
+            (r.registered_name(), r.i)
+        };
+        for claim in super::Claim::ALL {
+            let name = claim.as_str();
+            let text = format!("\"{name}\":1}}");
+            assert_eq!(read(&text), (Some(claim), name.len() + 2), "{name}");
+        }
+        for text in [
+            r#""is":1}  "#,
+            r#""issx":1}"#,
+            r#""Iss":1} "#,
+            r#""key_id":1}"#,
+        ] {
+            assert_eq!(read(text), (None, 0), "{text}");
+        }
+    }
 
     #[test]
     fn eight_digits_matches_parse() {
@@ -699,13 +746,7 @@ mod tests {
                 format!(r#"{{"x":[{n}]}}"#),
                 format!(r#"{{"x":{{"y":{n}}},"iat":{n}}}"#),
             ] {
-                let fast = parse_claims(case.as_bytes());
-                let reference = parse_claims_reference(case.as_bytes());
-                match (&fast, &reference) {
-                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
-                    (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{case}"),
-                    _ => panic!("{case}: fast {fast:?}, reference {reference:?}"),
-                }
+                assert_agree(&case);
             }
         }
     }
@@ -821,15 +862,7 @@ mod tests {
             r#"{"x":[1e400,9007199254740992]}"#,
         ];
         for case in cases {
-            let fast = parse_claims(case.as_bytes());
-            let reference = parse_claims_reference(case.as_bytes());
-            match (&fast, &reference) {
-                (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
-                (Err(a), Err(b)) => {
-                    assert_eq!(a.code(), b.code(), "{case}: fast {a}, reference {b}")
-                }
-                _ => panic!("{case}: fast {fast:?}, reference {reference:?}"),
-            }
+            assert_agree(case);
         }
         let deep_ok = format!(r#"{{"x":{}{}}}"#, "[".repeat(126), "]".repeat(126));
         let deep_bad = format!(r#"{{"x":{}{}}}"#, "[".repeat(128), "]".repeat(128));
