@@ -79,7 +79,6 @@ mod clock;
 mod registry;
 mod secrets;
 mod store;
-mod tls;
 mod tokens;
 mod types;
 mod validate;
