@@ -17,30 +17,25 @@ pub(super) fn diff(old: &KeyRecord, new: &KeyRecord) -> Map<String, Value> {
             m.insert(field.to_owned(), json!({ "old": a, "new": b }));
         }
     };
-    put("name", json!(old.name), json!(new.name));
-    put(
-        "description",
-        json!(old.description),
-        json!(new.description),
-    );
-    put("owner", json!(old.owner), json!(new.owner));
-    put("role", json!(old.role), json!(new.role));
-    put("scopes", json!(old.scopes), json!(new.scopes));
-    put("read_only", json!(old.read_only), json!(new.read_only));
-    put(
-        "allowed_ips",
-        json!(old.allowed_ips),
-        json!(new.allowed_ips),
-    );
-    put("enabled", json!(old.enabled), json!(new.enabled));
-    put("expires_at", json!(old.expires_at), json!(new.expires_at));
-    put("metadata", json!(old.metadata), json!(new.metadata));
-    put("deleted_at", json!(old.deleted_at), json!(new.deleted_at));
-    put("rolled_at", json!(old.rolled_at), json!(new.rolled_at));
-    put(
-        "previous_secret_expires_at",
-        json!(old.previous_secret_expires_at),
-        json!(new.previous_secret_expires_at),
+    macro_rules! fields {
+        ($($f:ident),*) => {
+            $(put(stringify!($f), json!(old.$f), json!(new.$f));)*
+        };
+    }
+    fields!(
+        name,
+        description,
+        owner,
+        role,
+        scopes,
+        read_only,
+        allowed_ips,
+        enabled,
+        expires_at,
+        metadata,
+        deleted_at,
+        rolled_at,
+        previous_secret_expires_at
     );
     m
 }

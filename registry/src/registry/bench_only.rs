@@ -3,9 +3,8 @@
 
 use keyseal::Error;
 
-use super::group::INSERT_COLS;
 use super::lifecycle::Registry;
-use super::rows::to_json;
+use super::rows::{INSERT_COLS, insert_values};
 use super::tx::with_tx;
 use crate::store::{Dialect, Val};
 use crate::types::{Actor, NewKey};
@@ -49,26 +48,7 @@ impl Registry {
                         *seq += 1;
                         rows.push(Val::Int(*seq));
                     }
-                    rows.extend([
-                        Val::from(r.id.as_str()),
-                        Val::from(r.account.as_str()),
-                        Val::from(r.name.as_str()),
-                        Val::from(r.description.as_str()),
-                        Val::opt_text(r.owner.as_deref()),
-                        Val::opt_text(r.role.as_deref()),
-                        Val::from(to_json(&r.scopes)?),
-                        Val::from(r.read_only),
-                        Val::from(to_json(&r.allowed_ips)?),
-                        Val::from(r.enabled),
-                        Val::opt_int(r.expires_at),
-                        Val::from(to_json(&r.metadata)?),
-                        Val::Int(now),
-                        Val::from(actor.to_stored()),
-                        Val::Int(now),
-                        Val::from(actor.to_stored()),
-                        Val::Int(1),
-                        Val::from(digest),
-                    ]);
+                    rows.extend(insert_values(&r, &digest)?);
                     out.push(key);
                 }
                 let sql = format!(

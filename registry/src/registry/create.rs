@@ -71,23 +71,13 @@ impl Registry {
         let now = self.now();
         let record = self.new_record(key.id().to_owned(), new, actor, now)?;
         let digest = self.inner.config.peppers.digest(key.expose());
-        let row = Arc::new(NewRow {
+        let row = NewRow {
             record,
             digest,
             action: AuditAction::Create,
             import_seal: None,
-        });
-        self.inner.group.submit(
-            &self.inner.pool,
-            &self.inner.instance,
-            Arc::clone(&row),
-            actor,
-        )?;
-        self.inner.negative.remove(key.id());
-        let record = match Arc::try_unwrap(row) {
-            Ok(r) => r.record,
-            Err(shared) => shared.record.clone(),
         };
+        let record = self.insert_new(row, actor)?;
         Ok(CreatedKey { record, key })
     }
 
@@ -96,7 +86,7 @@ impl Registry {
     ///
     /// A digest made without our pepper (plain SHA-256, or HMAC-SHA256 under a foreign
     /// pepper named by [`ImportKey::pepper`]) needs
-    /// [`RegistryConfig::accept_imported_digests`]; the row then carries an import seal
+    /// [`crate::RegistryConfig::accept_imported_digests`]; the row then carries an import seal
     /// (a MAC of its id and digest under our pepper), and only sealed rows may hold such
     /// a digest. A keyseal `v1.` digest of one of our peppers imports as is.
     ///
@@ -121,20 +111,30 @@ impl Registry {
         if let Some(at) = import.created_at {
             record.created_at = validate::timestamp(at)?;
         }
-        let row = Arc::new(NewRow {
+        let row = NewRow {
             record,
             digest,
             action: AuditAction::Import,
             import_seal,
-        });
+        };
+        let record = self.insert_new(row, actor)?;
+        self.inner.cache.invalidate(&import.id);
+        Ok(record)
+    }
+
+    /// Inserts a new row through group commit; its id then stops being "unknown".
+    fn insert_new(&self, row: NewRow, actor: &Actor) -> Result<KeyRecord, Error> {
+        let row = Arc::new(row);
         self.inner.group.submit(
             &self.inner.pool,
             &self.inner.instance,
             Arc::clone(&row),
             actor,
         )?;
-        self.inner.negative.remove(&import.id);
-        self.inner.cache.invalidate(&import.id);
-        Ok(row.record.clone())
+        self.inner.negative.remove(&row.record.id);
+        Ok(match Arc::try_unwrap(row) {
+            Ok(r) => r.record,
+            Err(shared) => shared.record.clone(),
+        })
     }
 }

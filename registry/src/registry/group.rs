@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use keyseal::{Error, ErrorCode};
 
 use super::audit::{creation_changes, insert_audit};
-use super::rows::{NewRow, to_json};
+use super::rows::{NewRow, insert_values};
 use super::tx::notify_many;
 use crate::store::{Conn, Dialect, Pool, Val};
 use crate::types::Actor;
@@ -84,11 +84,6 @@ impl GroupCommit {
     }
 }
 
-/// The columns of a new key row, bound in this order (the same on both backends).
-pub(super) const INSERT_COLS: &str = "id, account, name, description, owner, role, scopes, read_only, \
-    allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
-    modified_by, version, digest";
-
 /// The insert of one key row. On SQLite (schema v3, a WITHOUT ROWID table) `seq` is not a
 /// rowid: the next number is taken under the write lock, one probe of `keys_seq`. On
 /// PostgreSQL the identity column numbers it.
@@ -111,29 +106,7 @@ pub(super) fn insert_sql(dialect: Dialect) -> &'static str {
 pub(super) fn insert_row(conn: &mut dyn Conn, row: &NewRow, actor: &Actor) -> Result<(), Error> {
     let r = &row.record;
     let sql = insert_sql(conn.dialect());
-    conn.exec(
-        sql,
-        &[
-            Val::from(r.id.as_str()),
-            Val::from(r.account.as_str()),
-            Val::from(r.name.as_str()),
-            Val::from(r.description.as_str()),
-            Val::opt_text(r.owner.as_deref()),
-            Val::opt_text(r.role.as_deref()),
-            Val::from(to_json(&r.scopes)?),
-            Val::from(r.read_only),
-            Val::from(to_json(&r.allowed_ips)?),
-            Val::from(r.enabled),
-            Val::opt_int(r.expires_at),
-            Val::from(to_json(&r.metadata)?),
-            Val::Int(r.created_at),
-            Val::from(r.created_by.to_stored()),
-            Val::Int(r.modified_at),
-            Val::from(r.modified_by.to_stored()),
-            Val::Int(1),
-            Val::from(row.digest.as_str()),
-        ],
-    )?;
+    conn.exec(sql, &insert_values(r, &row.digest)?)?;
     if let Some(seal) = &row.import_seal {
         conn.exec(
             "UPDATE keys SET import_seal = ? WHERE id = ?",

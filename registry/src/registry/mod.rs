@@ -8,8 +8,8 @@
 //! - `verify`: the verify path, its caches and exchange tokens;
 //! - `tasks`: the background threads (`last_used_at` flusher, change listener);
 //! - `group`: group commit for new rows; `tx`: transactions and notifications;
-//! - `rows`, `audit`, `gate`, `inner`, `errors`: row decoding, audit diffs, the lookup
-//!   gate, the shared state and the registry's errors;
+//! - `rows`, `paging`, `audit`, `gate`, `inner`, `errors`: row decoding, list and audit
+//!   paging, audit diffs, the lookup gate, the shared state and the registry's errors;
 //! - `bench_only`: a bulk load for benchmarks that skips the audit log.
 
 mod audit;
@@ -20,6 +20,7 @@ mod gate;
 mod group;
 mod inner;
 mod lifecycle;
+mod paging;
 mod queries;
 mod rows;
 mod tasks;

@@ -5,9 +5,8 @@ use keyseal::{Error, ErrorCode};
 
 use super::errors::{not_found, reg};
 use super::lifecycle::Registry;
-use super::rows::{
-    KEY_COLS, KEY_COLS_LEN, Loaded, col_int, col_opt_text, col_text, json_col, page,
-};
+use super::paging::{cursor_bound, page, push_page_clause};
+use super::rows::{KEY_COLS, KEY_COLS_LEN, Loaded, col_int, col_opt_text, col_text, json_col};
 use crate::store::{Conn, Dialect, Val};
 use crate::types::{
     Actor, AuditAction, AuditEntry, AuditQuery, KeyRecord, KeyStatus, ListQuery, Page,
@@ -170,35 +169,18 @@ impl Registry {
             .and_then(|r| r.first().and_then(Val::int))
             .ok_or_else(bad)
         };
-        let (page_filter, asc) = match (&q.starting_after, &q.ending_before) {
-            (Some(_), Some(_)) => {
-                return Err(reg(
-                    ErrorCode::InvalidCursor,
-                    "expected starting_after or ending_before, not both",
-                ));
-            }
-            (Some(c), None) => (Some(("seq < ?", cursor(&mut *conn, c)?)), false),
-            (None, Some(c)) => (Some(("seq > ?", cursor(&mut *conn, c)?)), true),
-            (None, None) => (None, false),
-        };
+        let (bound, asc) = cursor_bound(
+            q.starting_after.as_deref(),
+            q.ending_before.as_deref(),
+            |c| cursor(&mut *conn, c),
+        )?;
         // One round trip: the page, each row carrying the filtered total. Only an empty
         // page needs a second query for the total.
         let count_sql = format!("SELECT COUNT(*) FROM keys WHERE {filter}");
         let mut sql = format!("SELECT {KEY_COLS}, ({count_sql}) FROM keys WHERE {filter}");
         let mut page_params = params.clone();
         page_params.extend(params.iter().cloned());
-        if let Some((cond, seq)) = page_filter {
-            sql.push_str(" AND ");
-            sql.push_str(cond);
-            page_params.push(Val::Int(seq));
-        }
-        sql.push_str(if asc {
-            " ORDER BY seq ASC LIMIT ? OFFSET ?"
-        } else {
-            " ORDER BY seq DESC LIMIT ? OFFSET ?"
-        });
-        page_params.push(Val::Int(limit + 1));
-        page_params.push(Val::Int(offset));
+        push_page_clause(&mut sql, &mut page_params, bound, asc, limit, offset);
         let rows = conn.query(&sql, &page_params)?;
         let total = match rows.first() {
             Some(r) => r.get(KEY_COLS_LEN).and_then(Val::int),
@@ -209,16 +191,11 @@ impl Registry {
         .unwrap_or(0)
         .max(0) as u64;
         drop(conn);
-        let mut data = rows
+        let data = rows
             .iter()
             .map(|r| Loaded::from_row(r, self.format().prefix()).map(|l| l.record))
             .collect::<Result<Vec<_>, Error>>()?;
-        let has_more = data.len() as i64 > limit;
-        data.truncate(limit as usize);
-        if asc {
-            data.reverse();
-        }
-        Ok(page(data, total, has_more, |r| r.id.clone()))
+        Ok(page(data, total, limit, asc, |r| r.id.clone()))
     }
 
     /// The audit log of `account`, newest first.
@@ -241,17 +218,8 @@ impl Registry {
                 .filter(|v| *v > 0 && c.bytes().all(|b| b.is_ascii_digit()))
                 .ok_or_else(|| reg(ErrorCode::InvalidCursor, "expected an audit entry id"))
         };
-        let (page_filter, asc) = match (&q.starting_after, &q.ending_before) {
-            (Some(_), Some(_)) => {
-                return Err(reg(
-                    ErrorCode::InvalidCursor,
-                    "expected starting_after or ending_before, not both",
-                ));
-            }
-            (Some(c), None) => (Some(("seq < ?", cur(c)?)), false),
-            (None, Some(c)) => (Some(("seq > ?", cur(c)?)), true),
-            (None, None) => (None, false),
-        };
+        let (bound, asc) =
+            cursor_bound(q.starting_after.as_deref(), q.ending_before.as_deref(), cur)?;
         let mut conn = self.inner.pool.get()?;
         let total = conn
             .query_one(
@@ -264,21 +232,10 @@ impl Registry {
         let mut sql = format!(
             "SELECT seq, account, key_id, action, actor, at, version, changes FROM audit WHERE {filter}"
         );
-        if let Some((cond, seq)) = page_filter {
-            sql.push_str(" AND ");
-            sql.push_str(cond);
-            params.push(Val::Int(seq));
-        }
-        sql.push_str(if asc {
-            " ORDER BY seq ASC LIMIT ? OFFSET ?"
-        } else {
-            " ORDER BY seq DESC LIMIT ? OFFSET ?"
-        });
-        params.push(Val::Int(limit + 1));
-        params.push(Val::Int(offset));
+        push_page_clause(&mut sql, &mut params, bound, asc, limit, offset);
         let rows = conn.query(&sql, &params)?;
         drop(conn);
-        let mut data = rows
+        let data = rows
             .iter()
             .map(|r| {
                 Ok(AuditEntry {
@@ -293,11 +250,6 @@ impl Registry {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let has_more = data.len() as i64 > limit;
-        data.truncate(limit as usize);
-        if asc {
-            data.reverse();
-        }
-        Ok(page(data, total, has_more, |e| e.id.clone()))
+        Ok(page(data, total, limit, asc, |e| e.id.clone()))
     }
 }

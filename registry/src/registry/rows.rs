@@ -4,7 +4,7 @@
 use keyseal::{Error, KeyPolicy};
 
 use crate::store::{Row, Val};
-use crate::types::{Actor, AuditAction, KeyRecord, Page};
+use crate::types::{Actor, AuditAction, KeyRecord};
 use crate::validate;
 
 /// The columns every key query reads, in [`Loaded::from_row`]'s order.
@@ -114,18 +114,40 @@ pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Error> {
     })
 }
 
-pub(super) fn page<T>(
-    data: Vec<T>,
-    total: u64,
-    has_more: bool,
-    id: impl Fn(&T) -> String,
-) -> Page<T> {
-    Page {
-        count: data.len(),
-        total,
-        has_more,
-        next_cursor: data.last().map(&id),
-        prev_cursor: data.first().map(&id),
-        data,
-    }
+/// The columns of a new key row, bound in this order (the same on both backends).
+pub(super) const INSERT_COLS: &str = "id, account, name, description, owner, role, scopes, read_only, \
+    allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
+    modified_by, version, digest";
+
+/// The values of a new key row, in [`INSERT_COLS`] order (version 1).
+pub(super) fn insert_values(r: &KeyRecord, digest: &str) -> Result<Vec<Val>, Error> {
+    let mut v = Vec::with_capacity(18);
+    v.extend([Val::from(r.id.as_str()), Val::from(r.account.as_str())]);
+    v.extend(editable_values(r)?);
+    v.extend([
+        Val::Int(r.created_at),
+        Val::from(r.created_by.to_stored()),
+        Val::Int(r.modified_at),
+        Val::from(r.modified_by.to_stored()),
+        Val::Int(1),
+        Val::from(digest),
+    ]);
+    Ok(v)
+}
+
+/// The values of the columns an update may change, in this order: name, description,
+/// owner, role, scopes, read_only, allowed_ips, enabled, expires_at, metadata.
+pub(super) fn editable_values(r: &KeyRecord) -> Result<[Val; 10], Error> {
+    Ok([
+        Val::from(r.name.as_str()),
+        Val::from(r.description.as_str()),
+        Val::opt_text(r.owner.as_deref()),
+        Val::opt_text(r.role.as_deref()),
+        Val::from(to_json(&r.scopes)?),
+        Val::from(r.read_only),
+        Val::from(to_json(&r.allowed_ips)?),
+        Val::from(r.enabled),
+        Val::opt_int(r.expires_at),
+        Val::from(to_json(&r.metadata)?),
+    ])
 }

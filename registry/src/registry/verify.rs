@@ -161,7 +161,7 @@ impl Registry {
     }
 
     /// Verifies `key` for `ctx`, then issues the core's short-lived token for it (600 s
-    /// by default; `options` overrides the configured [`RegistryConfig::exchange`]).
+    /// by default; `options` overrides the configured [`crate::RegistryConfig::exchange`]).
     pub fn exchange(
         &self,
         key: &str,

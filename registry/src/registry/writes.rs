@@ -2,7 +2,7 @@
 //! [`Registry::delete`] and [`Registry::roll`], each one transaction with its audit entry
 //! and change notification.
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use keyseal::{Error, ErrorCode};
@@ -10,12 +10,26 @@ use keyseal::{Error, ErrorCode};
 use super::audit::{diff, insert_audit};
 use super::errors::{conflict, not_found, reg};
 use super::lifecycle::Registry;
-use super::rows::to_json;
+use super::rows::{Loaded, editable_values};
 use super::tx::{notify, with_tx};
 use crate::config::MAX_ROLL_GRACE;
 use crate::store::Val;
 use crate::types::{Actor, AuditAction, KeyPatch, KeyRecord, RolledKey};
 use crate::validate;
+
+/// An `UPDATE` of a live key at an expected version: `$set` names the change's own
+/// columns; [`Registry::change_live`] binds `modified_at`, `modified_by`, the id, the
+/// account and the version after them.
+macro_rules! live_update {
+    ($set:literal) => {
+        concat!(
+            "UPDATE keys SET ",
+            $set,
+            ", modified_at = ?, modified_by = ?, version = version + 1 \
+             WHERE id = ? AND account = ? AND version = ? AND deleted_at IS NULL"
+        )
+    };
+}
 
 impl Registry {
     /// Applies a partial change. The record's version must equal
@@ -58,12 +72,8 @@ impl Registry {
             validate::timestamp(t)?;
         }
         let now = self.now();
-        let result = with_tx(&self.inner.pool, |conn| {
-            let old = self.load_for_update(conn, account, id)?;
-            if old.record.version != patch.expected_version {
-                return Err(conflict());
-            }
-            let mut new = old.record.clone();
+        let expected = Some(patch.expected_version);
+        self.change_live(account, id, expected, actor, now, |old, new| {
             if let Some(n) = &patch.name {
                 new.name = n.clone();
             }
@@ -94,48 +104,20 @@ impl Registry {
             if let Some(m) = &patch.metadata {
                 new.metadata = m.clone();
             }
-            let changes = diff(&old.record, &new);
+            let changes = diff(&old.record, new);
             if changes.is_empty() {
-                return Ok((old.record, false));
+                return Ok(None);
             }
-            new.version += 1;
-            new.modified_at = now;
-            new.modified_by = actor.clone();
-            let n = conn.exec(
-                "UPDATE keys SET name = ?, description = ?, owner = ?, role = ?, scopes = ?, \
-                 read_only = ?, allowed_ips = ?, enabled = ?, expires_at = ?, metadata = ?, \
-                 modified_at = ?, modified_by = ?, version = version + 1 \
-                 WHERE id = ? AND account = ? AND version = ? AND deleted_at IS NULL",
-                &[
-                    Val::from(new.name.as_str()),
-                    Val::from(new.description.as_str()),
-                    Val::opt_text(new.owner.as_deref()),
-                    Val::opt_text(new.role.as_deref()),
-                    Val::from(to_json(&new.scopes)?),
-                    Val::from(new.read_only),
-                    Val::from(to_json(&new.allowed_ips)?),
-                    Val::from(new.enabled),
-                    Val::opt_int(new.expires_at),
-                    Val::from(to_json(&new.metadata)?),
-                    Val::Int(now),
-                    Val::from(actor.to_stored()),
-                    Val::from(id),
-                    Val::from(account),
-                    Val::Int(patch.expected_version as i64),
-                ],
-            )?;
-            if n != 1 {
-                return Err(conflict());
-            }
-            insert_audit(conn, &new, AuditAction::Update, actor, now, &changes)?;
-            notify(conn, &self.inner.instance, id)?;
-            Ok((new, true))
-        });
-        let (rec, changed) = result?;
-        if changed {
-            self.inner.cache.invalidate(id);
-        }
-        Ok(rec)
+            Ok(Some(Change {
+                sql: live_update!(
+                    "name = ?, description = ?, owner = ?, role = ?, scopes = ?, \
+                     read_only = ?, allowed_ips = ?, enabled = ?, expires_at = ?, metadata = ?"
+                ),
+                values: Vec::from(editable_values(new)?),
+                action: AuditAction::Update,
+                changes,
+            }))
+        })
     }
 
     /// Enables a key (an update of `enabled`).
@@ -146,9 +128,7 @@ impl Registry {
         expected_version: u64,
         actor: &Actor,
     ) -> Result<KeyRecord, Error> {
-        let mut p = KeyPatch::new(expected_version);
-        p.enabled = Some(true);
-        self.update(account, id, &p, actor)
+        self.set_enabled(account, id, expected_version, actor, true)
     }
 
     /// Disables a key (an update of `enabled`); it then fails with `key_disabled`.
@@ -159,13 +139,25 @@ impl Registry {
         expected_version: u64,
         actor: &Actor,
     ) -> Result<KeyRecord, Error> {
+        self.set_enabled(account, id, expected_version, actor, false)
+    }
+
+    /// An update of `enabled` alone.
+    fn set_enabled(
+        &self,
+        account: &str,
+        id: &str,
+        expected_version: u64,
+        actor: &Actor,
+        enabled: bool,
+    ) -> Result<KeyRecord, Error> {
         let mut p = KeyPatch::new(expected_version);
-        p.enabled = Some(false);
+        p.enabled = Some(enabled);
         self.update(account, id, &p, actor)
     }
 
     /// Soft-deletes a key: from the commit on it fails verification with `key_revoked`,
-    /// its name is free again, and it shows only in lists with [`KeyStatus::Deleted`].
+    /// its name is free again, and it shows only in lists with [`crate::KeyStatus::Deleted`].
     /// `expected_version: None` deletes whatever the version.
     pub fn delete(
         &self,
@@ -176,44 +168,15 @@ impl Registry {
     ) -> Result<KeyRecord, Error> {
         validate::actor(actor)?;
         let now = self.now();
-        let rec = with_tx(&self.inner.pool, |conn| {
-            let old = self.load_for_update(conn, account, id)?;
-            if expected_version.is_some_and(|v| v != old.record.version) {
-                return Err(conflict());
-            }
-            let mut new = old.record.clone();
+        self.change_live(account, id, expected_version, actor, now, |old, new| {
             new.deleted_at = Some(now);
-            new.version += 1;
-            new.modified_at = now;
-            new.modified_by = actor.clone();
-            let n = conn.exec(
-                "UPDATE keys SET deleted_at = ?, modified_at = ?, modified_by = ?, version = version + 1 \
-                 WHERE id = ? AND account = ? AND version = ? AND deleted_at IS NULL",
-                &[
-                    Val::Int(now),
-                    Val::Int(now),
-                    Val::from(actor.to_stored()),
-                    Val::from(id),
-                    Val::from(account),
-                    Val::Int(old.record.version as i64),
-                ],
-            )?;
-            if n != 1 {
-                return Err(conflict());
-            }
-            insert_audit(
-                conn,
-                &new,
-                AuditAction::Delete,
-                actor,
-                now,
-                &diff(&old.record, &new),
-            )?;
-            notify(conn, &self.inner.instance, id)?;
-            Ok(new)
-        })?;
-        self.inner.cache.invalidate(id);
-        Ok(rec)
+            Ok(Some(Change {
+                sql: live_update!("deleted_at = ?"),
+                values: vec![Val::Int(now)],
+                action: AuditAction::Delete,
+                changes: diff(&old.record, new),
+            }))
+        })
     }
 
     /// Rolls a key's secret: the same record (id, name, policy) gets a new secret,
@@ -254,48 +217,89 @@ impl Registry {
         let key = self.format().parse(&text)?;
         let digest = self.inner.config.peppers.digest(key.expose());
         let now = self.now();
-        let rec = with_tx(&self.inner.pool, |conn| {
-            let old = self.load_for_update(conn, account, id)?;
-            if expected_version.is_some_and(|v| v != old.record.version) {
-                return Err(conflict());
-            }
+        let record = self.change_live(account, id, expected_version, actor, now, |old, new| {
             let prev_until = (grace_seconds > 0).then(|| now + grace_seconds);
-            let mut new = old.record.clone();
             new.previous_secret_expires_at = prev_until;
             new.rolled_at = Some(now);
-            new.version += 1;
-            new.modified_at = now;
-            new.modified_by = actor.clone();
-            let n = conn.exec(
-                "UPDATE keys SET digest = ?, prev_digest = ?, prev_digest_until = ?, rolled_at = ?, \
-                 modified_at = ?, modified_by = ?, version = version + 1 \
-                 WHERE id = ? AND account = ? AND version = ? AND deleted_at IS NULL",
-                &[
-                    Val::from(digest.as_str()),
-                    prev_until.map_or(Val::Null, |_| Val::from(old.digest.as_str())),
-                    Val::opt_int(prev_until),
-                    Val::Int(now),
-                    Val::Int(now),
-                    Val::from(actor.to_stored()),
-                    Val::from(id),
-                    Val::from(account),
-                    Val::Int(old.record.version as i64),
-                ],
-            )?;
-            if n != 1 {
-                return Err(conflict());
-            }
-            let mut changes = diff(&old.record, &new);
+            let mut changes = diff(&old.record, new);
             // Never the secret or a digest: only the fact that it changed.
             changes.insert(
                 "secret".to_owned(),
                 json!({ "old": "previous secret", "new": "new secret" }),
             );
-            insert_audit(conn, &new, AuditAction::Roll, actor, now, &changes)?;
-            notify(conn, &self.inner.instance, id)?;
-            Ok(new)
+            Ok(Some(Change {
+                sql: live_update!(
+                    "digest = ?, prev_digest = ?, prev_digest_until = ?, rolled_at = ?"
+                ),
+                values: vec![
+                    Val::from(digest.as_str()),
+                    prev_until.map_or(Val::Null, |_| Val::from(old.digest.as_str())),
+                    Val::opt_int(prev_until),
+                    Val::Int(now),
+                ],
+                action: AuditAction::Roll,
+                changes,
+            }))
         })?;
-        self.inner.cache.invalidate(id);
-        Ok(RolledKey { record: rec, key })
+        Ok(RolledKey { record, key })
     }
+
+    /// One change to a live key, in one transaction: lock its row, check
+    /// `expected_version` (`version_conflict`), let `edit` change the record (`None`:
+    /// nothing to change, the record is returned as it is), then write it with the next
+    /// version, `modified_at` and `modified_by`, add the audit entry and notify. The key
+    /// leaves the verify cache after the commit.
+    fn change_live(
+        &self,
+        account: &str,
+        id: &str,
+        expected_version: Option<u64>,
+        actor: &Actor,
+        now: i64,
+        edit: impl FnOnce(&Loaded, &mut KeyRecord) -> Result<Option<Change>, Error>,
+    ) -> Result<KeyRecord, Error> {
+        let (rec, changed) = with_tx(&self.inner.pool, |conn| {
+            let old = self.load_for_update(conn, account, id)?;
+            if expected_version.is_some_and(|v| v != old.record.version) {
+                return Err(conflict());
+            }
+            let mut new = old.record.clone();
+            let Some(change) = edit(&old, &mut new)? else {
+                return Ok((old.record, false));
+            };
+            new.version += 1;
+            new.modified_at = now;
+            new.modified_by = actor.clone();
+            let mut params = change.values;
+            params.extend([
+                Val::Int(now),
+                Val::from(actor.to_stored()),
+                Val::from(id),
+                Val::from(account),
+                Val::Int(old.record.version as i64),
+            ]);
+            let n = conn.exec(change.sql, &params)?;
+            if n != 1 {
+                return Err(conflict());
+            }
+            insert_audit(conn, &new, change.action, actor, now, &change.changes)?;
+            notify(conn, &self.inner.instance, id)?;
+            Ok((new, true))
+        })?;
+        if changed {
+            self.inner.cache.invalidate(id);
+        }
+        Ok(rec)
+    }
+}
+
+/// What [`Registry::change_live`] writes besides the version and `modified_*` columns.
+struct Change {
+    /// A [`live_update!`] statement.
+    sql: &'static str,
+    /// The values of its own `SET` columns, in order.
+    values: Vec<Val>,
+    action: AuditAction,
+    /// The audit entry's changes.
+    changes: Map<String, Value>,
 }
