@@ -9,6 +9,7 @@ use crate::cache::{NegativeCache, RecordCache};
 use crate::config::RegistryConfig;
 use crate::store::{Pool, Storage};
 
+/// What a registry shares with its background threads (behind an `Arc`).
 pub(super) struct Inner {
     /// Random per instance: its own notifications are skipped (local writes already
     /// invalidated the cache at commit).
@@ -16,9 +17,14 @@ pub(super) struct Inner {
     pub(super) storage: Storage,
     pub(super) pool: Arc<Pool>,
     pub(super) config: RegistryConfig,
+    /// The verify cache of records.
     pub(super) cache: RecordCache,
+    /// Ids known not to exist (verify only).
     pub(super) negative: NegativeCache,
+    /// `last_used_at` times waiting for the flusher, by key id.
     pub(super) pending_last_used: Mutex<HashMap<String, i64>>,
+    /// Group commit of new rows.
     pub(super) group: GroupCommit,
+    /// Bounds the verify path's concurrent database lookups.
     pub(super) lookups: Gate,
 }

@@ -3,10 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use keyseal::digest::DigestStatus;
 use keyseal::{Error, KeyFormat};
@@ -14,20 +11,19 @@ use keyseal::{Error, KeyFormat};
 use super::gate::Gate;
 use super::group::GroupCommit;
 use super::inner::Inner;
-use super::tasks::{flush, flusher, listener};
+use super::tasks::{Tasks, flush};
 use super::tx::{set_setting, with_tx};
 use crate::cache::{NegativeCache, RecordCache};
 use crate::config::RegistryConfig;
 use crate::secrets;
-use crate::store::{self, Dialect, Storage, Val};
+use crate::store::{self, Storage, Val};
 use crate::types::PepperCheck;
 
 /// The key registry. `Send + Sync`: share it in an `Arc` and call it from blocking
 /// threads (e.g. tokio's `spawn_blocking`).
 pub struct Registry {
     pub(super) inner: Arc<Inner>,
-    pub(super) stop: Arc<AtomicBool>,
-    pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
+    tasks: Tasks,
 }
 
 impl fmt::Debug for Registry {
@@ -65,20 +61,7 @@ impl Registry {
     pub fn schema_version(storage: &Storage) -> Result<u32, Error> {
         let pool = storage.pool(1, store::SqliteMemory::default());
         let mut conn = pool.get()?;
-        let has_table = match conn.dialect() {
-            Dialect::Sqlite => conn.query_one(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'keyseal_schema'",
-                &[],
-            )?,
-            Dialect::Postgres => conn.query_one(
-                "SELECT 1::BIGINT FROM pg_tables WHERE tablename = 'keyseal_schema'",
-                &[],
-            )?,
-        };
-        if has_table.is_none() {
-            return Ok(0);
-        }
-        Ok(store::schema_version(&mut *conn)?)
+        Ok(store::stored_version(&mut *conn)?)
     }
 
     pub(super) fn open_at_version(
@@ -118,30 +101,8 @@ impl Registry {
             pool,
             config,
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut threads = Vec::new();
-        {
-            let inner = Arc::clone(&inner);
-            let stop = Arc::clone(&stop);
-            threads.push(std::thread::spawn(move || flusher(&inner, &stop)));
-        }
-        if let (Storage::Postgres(url), true) = (&inner.storage, inner.config.listen_for_changes) {
-            let url = url.clone();
-            let inner2 = Arc::clone(&inner);
-            let stop2 = Arc::clone(&stop);
-            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-            threads.push(std::thread::spawn(move || {
-                listener(&inner2, &url, &stop2, ready_tx)
-            }));
-            // Wait (bounded) until LISTEN is active, so changes made right after open are
-            // seen; if the server is unreachable the listener keeps retrying.
-            let _ = ready_rx.recv_timeout(Duration::from_secs(5));
-        }
-        Ok(Registry {
-            inner,
-            stop,
-            threads: Mutex::new(threads),
-        })
+        let tasks = Tasks::start(&inner);
+        Ok(Registry { inner, tasks })
     }
 
     /// The configuration.
@@ -253,14 +214,7 @@ impl Registry {
 
     /// Ends the background threads after a last `last_used_at` flush. Also done on drop.
     pub fn close(&self) {
-        self.stop.store(true, Ordering::Release);
-        let threads = match self.threads.lock() {
-            Ok(mut t) => std::mem::take(&mut *t),
-            Err(_) => Vec::new(),
-        };
-        for t in threads {
-            let _ = t.join();
-        }
+        self.tasks.stop();
         let _ = flush(&self.inner);
     }
 }

@@ -3,6 +3,8 @@
 //! by [`super::Registry::open`] and stopped by [`super::Registry::close`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use keyseal::Error;
@@ -10,8 +12,58 @@ use keyseal::Error;
 use super::inner::Inner;
 use super::tx::with_tx;
 use crate::config::CHANGE_CHANNEL;
-use crate::store::{self, Conn, Dialect, Val};
+use crate::store::{self, Conn, Dialect, Storage, Val};
 
+/// The running background threads of one registry.
+pub(super) struct Tasks {
+    stop: Arc<AtomicBool>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Tasks {
+    /// Starts the `last_used_at` flusher and, on PostgreSQL with
+    /// `listen_for_changes`, the change listener; waits (at most 5 seconds) until the
+    /// listener is listening.
+    pub(super) fn start(inner: &Arc<Inner>) -> Tasks {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        {
+            let inner = Arc::clone(inner);
+            let stop = Arc::clone(&stop);
+            threads.push(std::thread::spawn(move || flusher(&inner, &stop)));
+        }
+        if let (Storage::Postgres(url), true) = (&inner.storage, inner.config.listen_for_changes) {
+            let url = url.clone();
+            let inner2 = Arc::clone(inner);
+            let stop2 = Arc::clone(&stop);
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            threads.push(std::thread::spawn(move || {
+                listener(&inner2, &url, &stop2, ready_tx)
+            }));
+            // Wait (bounded) until LISTEN is active, so changes made right after open are
+            // seen; if the server is unreachable the listener keeps retrying.
+            let _ = ready_rx.recv_timeout(Duration::from_secs(5));
+        }
+        Tasks {
+            stop,
+            threads: Mutex::new(threads),
+        }
+    }
+
+    /// Stops the threads and waits for them; the caller flushes what is left.
+    pub(super) fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        let threads = match self.threads.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(_) => Vec::new(),
+        };
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Writes the queued `last_used_at` times; on failure they stay queued.
 pub(super) fn flush(inner: &Inner) -> Result<usize, Error> {
     let pending = match inner.pending_last_used.lock() {
         Ok(mut p) => std::mem::take(&mut *p),
@@ -76,7 +128,7 @@ pub(super) fn last_used_sql(rows: usize) -> String {
     )
 }
 
-pub(super) fn flusher(inner: &Inner, stop: &AtomicBool) {
+fn flusher(inner: &Inner, stop: &AtomicBool) {
     while !stop.load(Ordering::Acquire) {
         for _ in 0..10 {
             if stop.load(Ordering::Acquire) {
@@ -91,12 +143,7 @@ pub(super) fn flusher(inner: &Inner, stop: &AtomicBool) {
 /// Listens for other instances' changes and drops their ids from the caches. While the
 /// connection is down nothing is cached for long: on every (re)connect the caches are
 /// emptied, since notifications may have been missed.
-pub(super) fn listener(
-    inner: &Inner,
-    url: &str,
-    stop: &AtomicBool,
-    ready: std::sync::mpsc::Sender<()>,
-) {
+fn listener(inner: &Inner, url: &str, stop: &AtomicBool, ready: std::sync::mpsc::Sender<()>) {
     use postgres::fallible_iterator::FallibleIterator;
     while !stop.load(Ordering::Acquire) {
         let conn = store::PgConn::open(url).and_then(|mut c| {

@@ -125,7 +125,27 @@ pub(crate) fn migrate(conn: &mut dyn Conn, target: u32) -> Result<u32, DbErr> {
     Ok(current)
 }
 
-pub(crate) fn schema_version(conn: &mut dyn Conn) -> Result<u32, DbErr> {
+/// The schema version of the database behind `conn`: 0 when it has no schema table yet
+/// (an empty database), without creating one.
+pub(crate) fn stored_version(conn: &mut dyn Conn) -> Result<u32, DbErr> {
+    let has_table = match conn.dialect() {
+        Dialect::Sqlite => conn.query_one(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'keyseal_schema'",
+            &[],
+        )?,
+        Dialect::Postgres => conn.query_one(
+            "SELECT 1::BIGINT FROM pg_tables WHERE tablename = 'keyseal_schema'",
+            &[],
+        )?,
+    };
+    if has_table.is_none() {
+        return Ok(0);
+    }
+    schema_version(conn)
+}
+
+/// The highest version recorded in `keyseal_schema` (which must exist).
+fn schema_version(conn: &mut dyn Conn) -> Result<u32, DbErr> {
     let row = conn.query_one("SELECT MAX(version) FROM keyseal_schema", &[])?;
     Ok(row
         .and_then(|r| r.first().and_then(Val::int))

@@ -16,7 +16,7 @@ mod tls;
 
 pub(crate) use conn::{Conn, DbErr, Dialect, Row, Val};
 pub use migrate::SCHEMA_VERSION;
-pub(crate) use migrate::{migrate, schema_version};
+pub(crate) use migrate::{migrate, stored_version};
 pub(crate) use pg::PgConn;
 pub(crate) use pool::Pool;
 pub(crate) use sqlite::SqliteMemory;
