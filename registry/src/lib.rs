@@ -76,16 +76,17 @@
 
 mod cache;
 mod clock;
+mod config;
 mod registry;
 mod secrets;
 mod store;
-mod tls;
 mod tokens;
 mod types;
 mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use registry::{CHANGE_CHANNEL, MAX_ROLL_GRACE, Registry, RegistryConfig};
+pub use config::{CHANGE_CHANNEL, MAX_ROLL_GRACE, RegistryConfig};
+pub use registry::Registry;
 pub use store::{SCHEMA_VERSION, Storage};
 pub use tokens::{ACCOUNT_CLAIM, KEY_ID_CLAIM};
 pub use types::{

@@ -10,9 +10,9 @@
 //! row (an owner's included) never verifies.
 
 use keyseal::digest::DigestStatus;
-use keyseal::{Error, Pepper, PepperSet};
+use keyseal::{Error, PepperSet};
 
-use crate::registry::RegistryConfig;
+use crate::config::RegistryConfig;
 
 /// Stored form of a digest made with a foreign pepper:
 /// `hmac-sha256:<foreign_pepper_id>:<64 lowercase hex digits>`.
@@ -168,11 +168,6 @@ pub(crate) fn check_digest(
         .map(|_| DigestStatus::Outdated)
 }
 
-/// A foreign pepper list's ids, for `Debug` (never the secrets).
-pub(crate) fn ids(peppers: &[Pepper]) -> Vec<&str> {
-    peppers.iter().map(Pepper::id).collect()
-}
-
 fn decode_hex32(s: &str) -> Option<[u8; 32]> {
     let b = s.as_bytes();
     if b.len() != 64 {
@@ -208,6 +203,7 @@ fn b64url32(bytes: &[u8; 32]) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use keyseal::Pepper;
 
     #[test]
     fn base64url_matches_the_core_digest_form() {

@@ -97,9 +97,9 @@ pub(crate) fn owner(s: &str) -> Result<(), Error> {
     Ok(())
 }
 
-pub(crate) fn actor(a: &crate::Actor) -> Result<(), Error> {
+pub(crate) fn actor(a: &crate::types::Actor) -> Result<(), Error> {
     match a {
-        crate::Actor::User(id) | crate::Actor::Key(id) => {
+        crate::types::Actor::User(id) | crate::types::Actor::Key(id) => {
             if id.is_empty() || id.len() > MAX_ID_TEXT_LEN || id.chars().any(char::is_control) {
                 return Err(reg(
                     ErrorCode::InvalidArgument,
@@ -108,7 +108,7 @@ pub(crate) fn actor(a: &crate::Actor) -> Result<(), Error> {
             }
             Ok(())
         }
-        crate::Actor::System => Ok(()),
+        crate::types::Actor::System => Ok(()),
     }
 }
 

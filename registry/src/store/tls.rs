@@ -33,7 +33,7 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStor
 use rustls::{SignatureScheme, client::WebPkiServerVerifier};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::store::DbErr;
+use super::conn::DbErr;
 
 /// libpq's `sslmode` values, less `allow` (plaintext first), which the driver lacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,3 @@
+ALTER TABLE keys ADD COLUMN prev_digest TEXT;
+            ALTER TABLE keys ADD COLUMN prev_digest_until BIGINT;
+            CREATE INDEX keys_account_owner ON keys (account, owner, seq);

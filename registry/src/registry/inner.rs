@@ -1,0 +1,30 @@
+//! The state a registry shares with its background threads.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::gate::Gate;
+use super::group::GroupCommit;
+use crate::cache::{NegativeCache, RecordCache};
+use crate::config::RegistryConfig;
+use crate::store::{Pool, Storage};
+
+/// What a registry shares with its background threads (behind an `Arc`).
+pub(super) struct Inner {
+    /// Random per instance: its own notifications are skipped (local writes already
+    /// invalidated the cache at commit).
+    pub(super) instance: String,
+    pub(super) storage: Storage,
+    pub(super) pool: Arc<Pool>,
+    pub(super) config: RegistryConfig,
+    /// The verify cache of records.
+    pub(super) cache: RecordCache,
+    /// Ids known not to exist (verify only).
+    pub(super) negative: NegativeCache,
+    /// `last_used_at` times waiting for the flusher, by key id.
+    pub(super) pending_last_used: Mutex<HashMap<String, i64>>,
+    /// Group commit of new rows.
+    pub(super) group: GroupCommit,
+    /// Bounds the verify path's concurrent database lookups.
+    pub(super) lookups: Gate,
+}

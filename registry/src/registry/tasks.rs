@@ -1,0 +1,196 @@
+//! The background threads: the `last_used_at` flusher and, on PostgreSQL, the
+//! LISTEN/NOTIFY listener that drops other instances' changes from the caches. Started
+//! by [`super::Registry::open`] and stopped by [`super::Registry::close`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use keyseal::Error;
+
+use super::inner::Inner;
+use super::tx::with_tx;
+use crate::config::CHANGE_CHANNEL;
+use crate::store::{self, Conn, Dialect, Storage, Val};
+
+/// The running background threads of one registry.
+pub(super) struct Tasks {
+    stop: Arc<AtomicBool>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Tasks {
+    /// Starts the `last_used_at` flusher and, on PostgreSQL with
+    /// `listen_for_changes`, the change listener; waits (at most 5 seconds) until the
+    /// listener is listening.
+    pub(super) fn start(inner: &Arc<Inner>) -> Tasks {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        {
+            let inner = Arc::clone(inner);
+            let stop = Arc::clone(&stop);
+            threads.push(std::thread::spawn(move || flusher(&inner, &stop)));
+        }
+        if let (Storage::Postgres(url), true) = (&inner.storage, inner.config.listen_for_changes) {
+            let url = url.clone();
+            let inner2 = Arc::clone(inner);
+            let stop2 = Arc::clone(&stop);
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            threads.push(std::thread::spawn(move || {
+                listener(&inner2, &url, &stop2, ready_tx)
+            }));
+            // Wait (bounded) until LISTEN is active, so changes made right after open are
+            // seen; if the server is unreachable the listener keeps retrying.
+            let _ = ready_rx.recv_timeout(Duration::from_secs(5));
+        }
+        Tasks {
+            stop,
+            threads: Mutex::new(threads),
+        }
+    }
+
+    /// Stops the threads and waits for them; the caller flushes what is left.
+    pub(super) fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        let threads = match self.threads.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(_) => Vec::new(),
+        };
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Writes the queued `last_used_at` times; on failure they stay queued.
+pub(super) fn flush(inner: &Inner) -> Result<usize, Error> {
+    let pending = match inner.pending_last_used.lock() {
+        Ok(mut p) => std::mem::take(&mut *p),
+        Err(_) => return Ok(0),
+    };
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let r = with_tx(&inner.pool, |conn| {
+        if conn.dialect() == Dialect::Sqlite {
+            // In-process: one cached statement per row costs microseconds.
+            for (id, at) in &pending {
+                conn.exec(
+                    "UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+                    &[Val::Int(*at), Val::from(id.as_str()), Val::Int(*at)],
+                )?;
+            }
+            return Ok(pending.len());
+        }
+        // PostgreSQL: a round trip per row kept the flusher (and the database) busy for
+        // seconds after 100,000 keys were first used, taking CPU from the verify path.
+        // Batches of up to 256 rows, in power-of-two sizes so that at most nine
+        // statement shapes are prepared.
+        let rows: Vec<(&String, &i64)> = pending.iter().collect();
+        let mut rest = rows.as_slice();
+        let mut params = Vec::with_capacity(2 * LAST_USED_BATCH);
+        while !rest.is_empty() {
+            let n = rest.len().min(LAST_USED_BATCH);
+            let n = 1 << n.ilog2();
+            let (batch, tail) = rest.split_at(n);
+            rest = tail;
+            params.clear();
+            for (id, at) in batch {
+                params.push(Val::from(id.as_str()));
+                params.push(Val::Int(**at));
+            }
+            conn.exec(&last_used_sql(n), &params)?;
+        }
+        Ok(pending.len())
+    });
+    if r.is_err() {
+        // Keep them for the next flush, without overwriting newer times.
+        if let Ok(mut p) = inner.pending_last_used.lock() {
+            for (id, at) in pending {
+                let slot = p.entry(id).or_insert(at);
+                *slot = (*slot).max(at);
+            }
+        }
+    }
+    r
+}
+
+/// Rows per `last_used_at` update statement on PostgreSQL, at most (a power of two).
+pub(super) const LAST_USED_BATCH: usize = 256;
+
+/// One statement that sets `last_used_at` for `rows` (id, time) pairs, never backwards.
+pub(super) fn last_used_sql(rows: usize) -> String {
+    let values = vec!["(CAST(? AS TEXT), CAST(? AS BIGINT))"; rows].join(", ");
+    format!(
+        "UPDATE keys SET last_used_at = v.column2 FROM (VALUES {values}) AS v \
+         WHERE keys.id = v.column1 AND (keys.last_used_at IS NULL OR keys.last_used_at < v.column2)"
+    )
+}
+
+fn flusher(inner: &Inner, stop: &AtomicBool) {
+    while !stop.load(Ordering::Acquire) {
+        for _ in 0..10 {
+            if stop.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = flush(inner);
+    }
+}
+
+/// Listens for other instances' changes and drops their ids from the caches. While the
+/// connection is down nothing is cached for long: on every (re)connect the caches are
+/// emptied, since notifications may have been missed.
+fn listener(inner: &Inner, url: &str, stop: &AtomicBool, ready: std::sync::mpsc::Sender<()>) {
+    use postgres::fallible_iterator::FallibleIterator;
+    while !stop.load(Ordering::Acquire) {
+        let conn = store::PgConn::open(url).and_then(|mut c| {
+            c.batch(&format!("LISTEN {CHANGE_CHANNEL}"))?;
+            Ok(c)
+        });
+        let mut conn = match conn {
+            Ok(c) => c,
+            Err(_) => {
+                // Entries loaded meanwhile are not covered by notifications: keep the
+                // caches empty until listening again.
+                inner.cache.clear();
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+        };
+        inner.cache.clear();
+        inner.negative.clear();
+        let _ = ready.send(());
+        loop {
+            if stop.load(Ordering::Acquire) {
+                return;
+            }
+            let next = {
+                let mut notes = conn.client().notifications();
+                let mut it = notes.timeout_iter(Duration::from_millis(200));
+                it.next()
+            };
+            match next {
+                Ok(Some(n)) => {
+                    // Payload: `<instance>:<id>[,<id>...]`.
+                    let (from, ids) = n.payload().split_once(':').unwrap_or(("", n.payload()));
+                    if from != inner.instance {
+                        for id in ids.split(',') {
+                            inner.cache.invalidate(id);
+                            inner.negative.remove(id);
+                        }
+                    }
+                }
+                Ok(None) => {
+                    if conn.is_broken() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        inner.cache.clear();
+    }
+}

@@ -1,0 +1,23 @@
+//! Storage: one small SQL layer over SQLite (rusqlite) and PostgreSQL (postgres).
+//!
+//! - `conn`: the [`Conn`] trait both backends implement, [`Val`], [`Row`], [`DbErr`];
+//! - `sqlite`, `pg`: the two backends (`tls`: PostgreSQL's libpq-style TLS);
+//! - `pool`: the blocking connection pool;
+//! - `storage`: [`Storage`], the public choice of backend;
+//! - `migrate`: the versioned migrations (`registry/migrations/`, embedded at build).
+
+mod conn;
+mod migrate;
+mod pg;
+mod pool;
+mod sqlite;
+mod storage;
+mod tls;
+
+pub(crate) use conn::{Conn, DbErr, Dialect, Row, Val};
+pub use migrate::SCHEMA_VERSION;
+pub(crate) use migrate::{migrate, stored_version};
+pub(crate) use pg::PgConn;
+pub(crate) use pool::Pool;
+pub(crate) use sqlite::SqliteMemory;
+pub use storage::Storage;

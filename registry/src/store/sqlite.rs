@@ -1,0 +1,177 @@
+//! The SQLite backend (rusqlite): opening a file with the per-connection settings (WAL,
+//! `synchronous=FULL`, page cache and mmap sizes, 0600 files) and [`Conn`] on top of it.
+
+use std::time::Duration;
+
+use super::conn::{Conn, DbErr, Dialect, Row, Val};
+
+pub(crate) struct SqliteConn {
+    conn: rusqlite::Connection,
+    broken: bool,
+}
+
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Val::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Val::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Val::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+fn sqlite_err(e: rusqlite::Error) -> DbErr {
+    use rusqlite::ErrorCode as C;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg) => match f.code {
+            C::ConstraintViolation => {
+                let name = msg.as_deref().is_some_and(|m| m.contains("keys.name"));
+                DbErr::Unique { name }
+            }
+            C::CannotOpen
+            | C::DatabaseBusy
+            | C::DatabaseLocked
+            | C::SystemIoFailure
+            | C::DiskFull
+            | C::NotADatabase
+            | C::DatabaseCorrupt
+            | C::ReadOnly
+            | C::PermissionDenied => DbErr::Unavailable,
+            _ => DbErr::Other,
+        },
+        _ => DbErr::Other,
+    }
+}
+
+/// The memory each SQLite connection may use (see `RegistryConfig::sqlite_cache_size`
+/// and `RegistryConfig::sqlite_mmap_size`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SqliteMemory {
+    /// Page cache, bytes.
+    pub(crate) cache: u64,
+    /// Memory-mapped I/O, bytes; 0 = off.
+    pub(crate) mmap: u64,
+}
+
+impl Default for SqliteMemory {
+    /// The `RegistryConfig` defaults.
+    fn default() -> Self {
+        SqliteMemory {
+            cache: 4 << 20,
+            mmap: 1 << 30,
+        }
+    }
+}
+
+/// Keeps the database private to its owner: a new database file is created with mode
+/// 0600 before SQLite opens it (SQLite gives the `-wal` and `-shm` files it creates the
+/// database file's mode, see `robust_open` and `findCreateFileMode` in `os_unix.c`), and
+/// an existing database, `-wal`, `-shm` or `-journal` file that grants its group or
+/// others any access is set to 0600. Files the process does not own are left as they are
+/// (chmod is refused); errors here are left to SQLite's own open. `:memory:` and `file:`
+/// URIs are left to SQLite.
+#[cfg(unix)]
+fn private_files(path: &str) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
+        return;
+    }
+    // create_new: never truncates, and an existing file (or symlink) is kept.
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = format!("{path}{suffix}");
+        if let Ok(md) = std::fs::metadata(&file)
+            && md.is_file()
+            && md.permissions().mode() & 0o077 != 0
+        {
+            let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn private_files(_path: &str) {}
+
+impl SqliteConn {
+    pub(crate) fn open(path: &str, mem: SqliteMemory) -> Result<SqliteConn, DbErr> {
+        private_files(path);
+        let conn = rusqlite::Connection::open(path).map_err(sqlite_err)?;
+        // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on every
+        // commit, so an acknowledged write survives kill -9 and power loss. A negative
+        // cache_size is in KiB (https://sqlite.org/pragma.html#pragma_cache_size).
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
+             PRAGMA cache_size=-{}; PRAGMA mmap_size={};",
+            (mem.cache / 1024).max(1),
+            mem.mmap
+        ))
+        .map_err(sqlite_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(sqlite_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(SqliteConn {
+            conn,
+            broken: false,
+        })
+    }
+
+    fn mark(&mut self, e: DbErr) -> DbErr {
+        if matches!(e, DbErr::Unavailable) {
+            self.broken = true;
+        }
+        e
+    }
+}
+
+impl Conn for SqliteConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbErr> {
+        let r = self
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.execute(rusqlite::params_from_iter(params.iter())));
+        match r {
+            Ok(n) => Ok(n as u64),
+            Err(e) => Err(self.mark(sqlite_err(e))),
+        }
+    }
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbErr> {
+        let r = (|| {
+            let mut st = self.conn.prepare_cached(sql)?;
+            let ncol = st.column_count();
+            let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let mut r = Vec::with_capacity(ncol);
+                for i in 0..ncol {
+                    use rusqlite::types::ValueRef;
+                    r.push(match row.get_ref(i)? {
+                        ValueRef::Null => Val::Null,
+                        ValueRef::Integer(i) => Val::Int(i),
+                        ValueRef::Real(f) => Val::Int(f as i64),
+                        ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            Val::Text(String::from_utf8_lossy(t).into_owned())
+                        }
+                    });
+                }
+                out.push(r);
+            }
+            Ok(out)
+        })();
+        r.map_err(|e| self.mark(sqlite_err(e)))
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), DbErr> {
+        let r = self.conn.execute_batch(sql);
+        r.map_err(|e| self.mark(sqlite_err(e)))
+    }
+    fn is_broken(&self) -> bool {
+        self.broken
+    }
+}
