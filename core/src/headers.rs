@@ -1,10 +1,12 @@
-//! Finding the credential in a request's headers, the ways the seeds send it:
+//! Finding the credential in a request's headers, the ways the reference flows of
+//! `docs/compat.md` send it:
 //!
-//! - `Authorization: Bearer <key or token>` (seeds 000, 002); a value with a `.` is a
-//!   token, anything else a key. The scheme is case-insensitive (RFC 9110 section 11.1).
-//! - `x-api-key: <key>` (seed 001).
-//! - `accessKey: <prefix_id>` + `secretKey: <secret+checksum>` (seed 004): the two halves
-//!   of one keyseal key, joined with `_` by [`Credential::key`].
+//! - `Authorization: Bearer <key or token>` (the key-for-token and scoped-keys flows); a
+//!   value with a `.` is a token, anything else a key. The scheme is case-insensitive
+//!   (RFC 9110 section 11.1).
+//! - `x-api-key: <key>` (the named-keys flow).
+//! - `accessKey: <prefix_id>` + `secretKey: <secret+checksum>` (the access-key/secret-key
+//!   flow): the two halves of one keyseal key, joined with `_` by [`Credential::key`].
 //!
 //! Header names are case-insensitive. More than one kind of credential is
 //! `ambiguous_credential`; the same header twice (or a comma-joined value, as proxies

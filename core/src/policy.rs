@@ -199,7 +199,8 @@ pub fn validate_scope(text: &str) -> Result<()> {
     Ok(())
 }
 
-/// HTTP methods a read-only key may use (seed 002: "access only to GET operations"; HEAD
+/// HTTP methods a read-only key may use (the scoped-keys flow of `docs/compat.md`: "access
+/// only to GET operations"; HEAD
 /// and OPTIONS are safe methods too, RFC 9110 section 9.2.1). Methods are case-sensitive
 /// (RFC 9110 section 9.1), so `get` is not GET.
 pub const READ_ONLY_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];

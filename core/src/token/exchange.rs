@@ -8,7 +8,7 @@ use super::claims::{Audience, Claims};
 use crate::error::{Error, Result};
 
 /// Options of [`exchange_claims`]: the short-lived token a verified API key is exchanged
-/// for (seed 000's `apiKey/authenticate`).
+/// for (the key-for-token flow of `docs/compat.md`, `apiKey/authenticate`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExchangeOptions {
     /// Lifetime in seconds. Defaults to 600 (10 minutes); 1 to 86400.
