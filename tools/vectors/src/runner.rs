@@ -1,6 +1,6 @@
 //! Runs one vector's `input` through the core and returns its `expect` value.
 //!
-//! Shared by the generator (tools/vectors) and the core's `tests/vectors.rs`, so the JSON
+//! Shared by the generator (tools/vectors) and `tools/vectors/tests/vectors.rs`, so the JSON
 //! schema is read in one place in Rust. Other runtimes have their own readers.
 
 use keyseal::digest::sha256_hex;
