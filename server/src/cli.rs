@@ -25,8 +25,8 @@ use clap::{Args, Parser, Subcommand};
 use keyseal_registry::{Actor, NewKey, PepperCheck, Registry};
 use serde_json::{Value, json};
 
-use crate::api::{self, AppState, OWNER_ROLE};
 use crate::config::{self, Settings};
+use crate::http::{self, AppState, OWNER_ROLE};
 
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 other failure (config, I/O, start-up); 2 usage error; \
 3 input refused (HTTP 400/413/422); 4 authentication or permission (401/403); 5 not found (404); \
@@ -491,7 +491,7 @@ fn serve(a: ServeArgs) -> CliResult {
         );
         let _ = std::io::stdout().flush();
         tracing::info!(addr = %local, db = %db_desc, "listening");
-        crate::listen::serve(listener, api::router(state), limits, shutdown_signal()).await;
+        crate::listen::serve(listener, http::router(state), limits, shutdown_signal()).await;
         Ok(())
     });
     // Flush last_used_at and stop the background threads.
