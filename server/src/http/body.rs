@@ -54,7 +54,8 @@ async fn read_body(
 
 /// The body of an authenticated request, at most [`MAX_BODY`] bytes (413
 /// `payload_too_large` above). Handlers name it after their caller extractor
-/// ([`Manager`]), so a body is only read once its sender is authenticated.
+/// ([`super::extract::Manager`]), so a body is only read once its sender is
+/// authenticated.
 pub struct RawBody(pub Bytes);
 
 impl FromRequest<Arc<AppState>> for RawBody {
