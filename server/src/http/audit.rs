@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::extract::Reader;
 use super::paging::ListRequest;
-use super::state::{ApiResult, AppState, St, op};
+use super::state::{ApiResult, AppState, St};
 
 /// The routes of this module.
 pub fn router() -> Router<Arc<AppState>> {
@@ -25,8 +25,7 @@ async fn audit_log(State(st): St, m: Reader, RawQuery(raw): RawQuery) -> ApiResu
         Ok(())
     })?;
     (q.limit, q.starting_after, q.ending_before, q.offset) = req.cursor();
-    let acct = m.account.clone();
-    let page = op(&st, move |reg| reg.audit(&acct, &q)).await?;
+    let page = m.op(&st, move |reg, acct, _| reg.audit(acct, &q)).await?;
     let base = format!("/v1/accounts/{}/audit", m.account);
     let body = req.envelope(page, &base, |e| {
         serde_json::to_value(e).unwrap_or(Value::Null)

@@ -13,10 +13,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use keyseal::{Credential, Error, ErrorCode, RequestContext, extract_credential};
-use keyseal_registry::KeyRecord;
+use keyseal_registry::{Actor, KeyRecord, Registry};
 
 use super::OWNER_ROLE;
-use super::state::{ApiResult, AppState, now, on_verify_path};
+use super::state::{ApiResult, AppState, now, on_verify_path, op};
 use crate::error::ApiError;
 
 /// The id of the key that authenticated a request, for logs (never the secret).
@@ -144,15 +144,34 @@ impl<const WRITE: bool> Manager<WRITE> {
         with_caller(resp, &self.caller)
     }
 
-    /// The caller as the audit log's actor.
-    pub fn actor(&self) -> keyseal_registry::Actor {
-        keyseal_registry::Actor::key(&self.caller.id)
+    /// Runs a registry operation on the caller's account, with the caller as the audit
+    /// log's actor: `f(registry, account, actor)` (see [`op`]).
+    pub async fn op<T, F>(&self, st: &Arc<AppState>, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Registry, &str, &Actor) -> Result<T, Error> + Send + 'static,
+    {
+        let (account, actor) = (self.account.clone(), Actor::key(&self.caller.id));
+        op(st, move |reg| f(reg, &account, &actor)).await
     }
 }
 
 /// The key named in a key route's path (`{id}`: an id or a name, resolved by the
-/// registry inside the call).
-pub struct KeyId(pub String);
+/// registry inside the call), and the version the caller expects it at (`If-Match`),
+/// parsed only when the handler asks ([`KeyId::if_match`]), after its body.
+pub struct KeyId {
+    /// The `{id}` path segment.
+    pub id: String,
+    /// The request's `If-Match` header, alone.
+    if_match: HeaderMap,
+}
+
+impl KeyId {
+    /// The `If-Match` version, `None` when absent (see [`if_match`]).
+    pub fn if_match(&self) -> ApiResult<Option<u64>> {
+        if_match(&self.if_match)
+    }
+}
 
 impl FromRequestParts<Arc<AppState>> for KeyId {
     type Rejection = ApiError;
@@ -161,7 +180,12 @@ impl FromRequestParts<Arc<AppState>> for KeyId {
         parts: &mut Parts,
         st: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        path_param(parts, st, "id").await.map(KeyId)
+        let id = path_param(parts, st, "id").await?;
+        let mut only = HeaderMap::new();
+        if let Some(v) = parts.headers.get(header::IF_MATCH) {
+            only.insert(header::IF_MATCH, v.clone());
+        }
+        Ok(KeyId { id, if_match: only })
     }
 }
 

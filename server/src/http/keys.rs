@@ -1,7 +1,7 @@
 //! The keys of an account: `/v1/accounts/{account}/keys[/{id}[/enable|/disable|/roll]]`.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,10 +12,10 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 use super::body::{RawBody, nullable, parse_json, parse_json_or_default};
-use super::extract::{KeyId, Reader, Writer, if_match};
+use super::extract::{KeyId, Reader, Writer};
 use super::paging::ListRequest;
 use super::record::{record_json, record_response};
-use super::state::{ApiResult, AppState, St, op};
+use super::state::{ApiResult, AppState, St};
 use crate::error::ApiError;
 
 /// The routes of this module.
@@ -118,8 +118,9 @@ async fn create_key(State(st): St, m: Writer, RawBody(body): RawBody) -> ApiResu
         expires_at: b.expires_at,
         metadata: b.metadata.unwrap_or_default(),
     };
-    let actor = m.actor();
-    let created = op(&st, move |reg| reg.create(&new, &actor)).await?;
+    let created = m
+        .op(&st, move |reg, _, actor| reg.create(&new, actor))
+        .await?;
     tracing::info!(key_id = %created.record.id, account = %m.account, by = %m.caller.id, "key created");
     let mut resp = record_response(StatusCode::CREATED, &created.record, Some(&created.key));
     if let Ok(loc) = HeaderValue::from_str(&format!(
@@ -154,30 +155,23 @@ async fn list_keys(State(st): St, m: Reader, RawQuery(raw): RawQuery) -> ApiResu
         Ok(())
     })?;
     (q.limit, q.starting_after, q.ending_before, q.offset) = req.cursor();
-    let acct = m.account.clone();
-    let page = op(&st, move |reg| reg.list(&acct, &q)).await?;
+    let page = m.op(&st, move |reg, acct, _| reg.list(acct, &q)).await?;
     let base = format!("/v1/accounts/{}/keys", m.account);
     Ok(m.answer(Json(req.envelope(page, &base, record_json)).into_response()))
 }
 
-async fn get_key(State(st): St, m: Reader, KeyId(id): KeyId) -> ApiResult {
-    let account = m.account.clone();
-    let rec = op(&st, move |reg| {
-        reg.get(&account, &reg.resolve_key(&account, &id)?)
-    })
-    .await?;
+async fn get_key(State(st): St, m: Reader, KeyId { id, .. }: KeyId) -> ApiResult {
+    let rec = m
+        .op(&st, move |reg, acct, _| {
+            reg.get(acct, &reg.resolve_key(acct, &id)?)
+        })
+        .await?;
     Ok(m.answer(record_response(StatusCode::OK, &rec, None)))
 }
 
-async fn patch_key(
-    State(st): St,
-    m: Writer,
-    KeyId(id): KeyId,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> ApiResult {
+async fn patch_key(State(st): St, m: Writer, key: KeyId, RawBody(body): RawBody) -> ApiResult {
     let b: PatchBody = parse_json(&body)?;
-    let Some(version) = if_match(&headers)? else {
+    let Some(version) = key.if_match()? else {
         return Err(ApiError::bad_request(
             "invalid argument: PATCH needs If-Match: <version> (the version you read)",
         ));
@@ -195,105 +189,86 @@ async fn patch_key(
         expires_at: b.expires_at,
         metadata: b.metadata,
     };
-    let (account, actor) = (m.account.clone(), m.actor());
-    let rec = op(&st, move |reg| {
-        reg.update(&account, &reg.resolve_key(&account, &id)?, &patch, &actor)
-    })
-    .await?;
+    let id = key.id;
+    let rec = m
+        .op(&st, move |reg, acct, actor| {
+            reg.update(acct, &reg.resolve_key(acct, &id)?, &patch, actor)
+        })
+        .await?;
     tracing::info!(key_id = %rec.id, version = rec.version, by = %m.caller.id, "key updated");
     Ok(m.answer(record_response(StatusCode::OK, &rec, None)))
 }
 
 /// Sets `enabled`, at the If-Match version when given, else at the current version
 /// (retrying a few times if someone else writes in between), and answers the record.
-async fn set_enabled(
-    st: &Arc<AppState>,
-    m: &Writer,
-    id: String,
-    enabled: bool,
-    expected: Option<u64>,
-) -> ApiResult {
-    let (account, actor) = (m.account.clone(), m.actor());
-    let rec: KeyRecord = op(st, move |reg| {
-        let id = reg.resolve_key(&account, &id)?;
-        let mut attempts = 0;
-        loop {
-            let version = match expected {
-                Some(v) => v,
-                None => reg.get(&account, &id)?.version,
-            };
-            let r = if enabled {
-                reg.enable(&account, &id, version, &actor)
-            } else {
-                reg.disable(&account, &id, version, &actor)
-            };
-            match r {
-                Err(e)
-                    if expected.is_none()
-                        && e.error_code() == ErrorCode::VersionConflict
-                        && attempts < 5 =>
-                {
-                    attempts += 1;
+async fn set_enabled(st: &Arc<AppState>, m: &Writer, key: KeyId, enabled: bool) -> ApiResult {
+    let expected = key.if_match()?;
+    let id = key.id;
+    let rec: KeyRecord = m
+        .op(st, move |reg, account, actor| {
+            let id = reg.resolve_key(account, &id)?;
+            let mut attempts = 0;
+            loop {
+                let version = match expected {
+                    Some(v) => v,
+                    None => reg.get(account, &id)?.version,
+                };
+                let r = if enabled {
+                    reg.enable(account, &id, version, actor)
+                } else {
+                    reg.disable(account, &id, version, actor)
+                };
+                match r {
+                    Err(e)
+                        if expected.is_none()
+                            && e.error_code() == ErrorCode::VersionConflict
+                            && attempts < 5 =>
+                    {
+                        attempts += 1;
+                    }
+                    r => return r,
                 }
-                r => return r,
             }
-        }
-    })
-    .await?;
+        })
+        .await?;
     tracing::info!(key_id = %rec.id, enabled, by = %m.caller.id, "key enabled flag set");
     Ok(m.answer(record_response(StatusCode::OK, &rec, None)))
 }
 
 /// Seed 001: `PUT .../api-keys/{key}` with `{"enabled": false}`.
-async fn put_key(
-    State(st): St,
-    m: Writer,
-    KeyId(id): KeyId,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> ApiResult {
+async fn put_key(State(st): St, m: Writer, key: KeyId, RawBody(body): RawBody) -> ApiResult {
     let b: EnabledBody = parse_json(&body)?;
-    let expected = if_match(&headers)?;
-    set_enabled(&st, &m, id, b.enabled, expected).await
+    set_enabled(&st, &m, key, b.enabled).await
 }
 
 /// `POST .../enable` (`ENABLED`) and `.../disable`: an update of `enabled` with the
 /// caller's If-Match.
-async fn toggle_key<const ENABLED: bool>(
-    State(st): St,
-    m: Writer,
-    KeyId(id): KeyId,
-    headers: HeaderMap,
-) -> ApiResult {
-    set_enabled(&st, &m, id, ENABLED, if_match(&headers)?).await
+async fn toggle_key<const ENABLED: bool>(State(st): St, m: Writer, key: KeyId) -> ApiResult {
+    set_enabled(&st, &m, key, ENABLED).await
 }
 
-async fn delete_key(State(st): St, m: Writer, KeyId(id): KeyId, headers: HeaderMap) -> ApiResult {
-    let expected = if_match(&headers)?;
-    let (account, actor) = (m.account.clone(), m.actor());
-    let rec = op(&st, move |reg| {
-        reg.delete(&account, &reg.resolve_key(&account, &id)?, expected, &actor)
-    })
-    .await?;
+async fn delete_key(State(st): St, m: Writer, key: KeyId) -> ApiResult {
+    let expected = key.if_match()?;
+    let id = key.id;
+    let rec = m
+        .op(&st, move |reg, acct, actor| {
+            reg.delete(acct, &reg.resolve_key(acct, &id)?, expected, actor)
+        })
+        .await?;
     tracing::info!(key_id = %rec.id, by = %m.caller.id, "key deleted");
     Ok(m.answer(StatusCode::NO_CONTENT.into_response()))
 }
 
-async fn roll_key(
-    State(st): St,
-    m: Writer,
-    KeyId(id): KeyId,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> ApiResult {
+async fn roll_key(State(st): St, m: Writer, key: KeyId, RawBody(body): RawBody) -> ApiResult {
     let b: RollBody = parse_json_or_default(&body)?;
-    let expected = if_match(&headers)?;
-    let (account, actor) = (m.account.clone(), m.actor());
-    let rolled = op(&st, move |reg| {
-        let id = reg.resolve_key(&account, &id)?;
-        reg.roll(&account, &id, b.grace_seconds, expected, &actor)
-    })
-    .await?;
+    let expected = key.if_match()?;
+    let id = key.id;
+    let rolled = m
+        .op(&st, move |reg, acct, actor| {
+            let id = reg.resolve_key(acct, &id)?;
+            reg.roll(acct, &id, b.grace_seconds, expected, actor)
+        })
+        .await?;
     tracing::info!(key_id = %rolled.record.id, by = %m.caller.id, "key rolled");
     Ok(m.answer(record_response(
         StatusCode::OK,
