@@ -59,7 +59,7 @@ async fn metrics(State(st): St) -> Response {
     (
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
         )],
         body,
     )
@@ -98,11 +98,11 @@ pub async fn method_not_allowed() -> ApiError {
 pub async fn observe(State(st): St, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
+    let route: Arc<str> = Arc::from(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", |p| p.as_str()),
+    );
     // A panic in a handler answers 500 `internal` instead of dropping the connection.
     let resp =
         match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(next.run(req)))
