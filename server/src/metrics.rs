@@ -70,41 +70,20 @@ impl Default for Metrics {
         };
         let mut r = m.registry;
         // Help texts without their final period: the encoder adds it.
-        r.register(
-            "keyseal_http_requests",
-            "HTTP requests by method, route and status",
-            m.requests.clone(),
-        );
-        r.register(
-            "keyseal_http_request_duration_seconds",
-            "HTTP request latency by route",
-            m.request_seconds.clone(),
-        );
-        r.register(
-            "keyseal_verify",
-            "Key verifications by result code (ok or an error code)",
-            m.verify.clone(),
-        );
-        r.register(
-            "keyseal_verify_duration_seconds",
-            "Key verification latency",
-            m.verify_seconds.clone(),
-        );
-        r.register(
-            "keyseal_token_exchange",
-            "Token exchanges by result code",
-            m.exchange.clone(),
-        );
-        r.register(
-            "keyseal_cached_records",
-            "Key records in the verify cache",
-            m.cached_records.clone(),
-        );
-        r.register(
-            "keyseal_cache_bytes_estimate",
-            "Estimated heap use of the verify cache",
-            m.cache_bytes.clone(),
-        );
+        macro_rules! register {
+            ($($name:literal, $help:literal => $metric:expr;)*) => {
+                $( r.register($name, $help, $metric.clone()); )*
+            };
+        }
+        register! {
+            "keyseal_http_requests", "HTTP requests by method, route and status" => m.requests;
+            "keyseal_http_request_duration_seconds", "HTTP request latency by route" => m.request_seconds;
+            "keyseal_verify", "Key verifications by result code (ok or an error code)" => m.verify;
+            "keyseal_verify_duration_seconds", "Key verification latency" => m.verify_seconds;
+            "keyseal_token_exchange", "Token exchanges by result code" => m.exchange;
+            "keyseal_cached_records", "Key records in the verify cache" => m.cached_records;
+            "keyseal_cache_bytes_estimate", "Estimated heap use of the verify cache" => m.cache_bytes;
+        }
         Metrics { registry: r, ..m }
     }
 }
