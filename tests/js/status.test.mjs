@@ -32,17 +32,8 @@ const KNOWN_DIFFERENCES = {
   storage_unavailable: 500,
 };
 
-const CLASS = {
-  malformed: "MalformedError",
-  signature: "SignatureError",
-  time: "TimeError",
-  claims: "ClaimsError",
-  policy: "PolicyError",
-  credential: "CredentialError",
-  config: "ConfigError",
-  registry: "RegistryError",
-  internal: "InternalError",
-};
+/** The error class of a family: `policy` -> `PolicyError`. */
+const classOf = (api, family) => api[`${family[0].toUpperCase()}${family.slice(1)}Error`];
 
 for (const { name, api } of await nodeBackends()) {
   describe(`status table (${name})`, () => {
@@ -55,7 +46,7 @@ for (const { name, api } of await nodeBackends()) {
 
     for (const row of table.codes) {
       test(row.code, async () => {
-        const error = new api[CLASS[row.family]](row.code, `${row.code}: a test error`);
+        const error = new (classOf(api, row.family))(row.code, `${row.code}: a test error`);
         const refused = api.verifyRequestSync(request(), {
           verifyKey: () => {
             throw error;
