@@ -16,8 +16,10 @@ Run it: ``KEYSEAL_PEPPER=... KEYSEAL_TOKEN_SECRET=... uvicorn app:app`` (from th
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -58,23 +60,26 @@ class Principal:
     via: str  # "api_key" or "token"
 
 
-# Families whose errors mean "who are you?" (401) rather than "you may not" (403).
-UNAUTHENTICATED = {"malformed", "signature", "time", "claims", "credential"}
-DEAD_KEY = {"key_revoked", "key_disabled", "key_expired"}
+# The one code -> HTTP status table of keyseal (server/errors.json, generated from the
+# server's src/error.rs): the keyseal server and the npm helpers answer the same statuses
+# and the same WWW-Authenticate value. Outside this repository, point KEYSEAL_ERRORS_JSON
+# at a copy of the file.
+ERRORS_JSON = Path(
+    os.environ.get("KEYSEAL_ERRORS_JSON", Path(__file__).resolve().parents[2] / "server" / "errors.json")
+)
+_TABLE: dict[str, Any] = json.loads(ERRORS_JSON.read_text(encoding="utf-8"))
+# 401 for "who are you?" (a bad, unknown or unusable credential), 403 for "you may not".
+STATUS: dict[str, int] = {c["code"]: c["credential_status"] for c in _TABLE["codes"]}
+WWW_AUTHENTICATE: str = _TABLE["www_authenticate"]
 
 
 def http_error(e: keyseal.KeysealError) -> HTTPException:
-    if e.family in UNAUTHENTICATED or e.code in DEAD_KEY:
-        status = 401
-    elif e.family == "policy":
-        status = 403
-    else:
-        status = 500
+    status = STATUS.get(e.code, 500)
     # keyseal messages never contain keys, tokens or secrets, so they are safe to return.
     return HTTPException(
         status_code=status,
         detail={"code": e.code, "message": str(e)},
-        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
+        headers={"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None,
     )
 
 

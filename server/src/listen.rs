@@ -13,7 +13,7 @@
 //! - on shutdown the listener closes, idle connections close at once, requests in flight
 //!   get [`Limits::drain_timeout`] to finish, then what is left is dropped.
 //!
-//! Body timeouts are enforced where bodies are read (`api::RawBody`).
+//! Body timeouts are enforced where bodies are read (`http::body::RawBody`).
 
 use std::convert::Infallible;
 use std::future::Future;

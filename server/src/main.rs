@@ -5,10 +5,10 @@
 //! `keyseal keys ...` and `keyseal token ...` talk to a running server; `keyseal inspect`
 //! reads a key offline. See `keyseal --help` and server/README.md.
 
-mod api;
 mod cli;
 mod config;
 mod error;
+mod http;
 mod listen;
 mod metrics;
 

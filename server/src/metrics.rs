@@ -1,141 +1,91 @@
-//! Prometheus metrics in the text exposition format (version 0.0.4), kept with atomics
-//! so the hot path takes no lock after a route's first request.
+//! Prometheus metrics in the text exposition format (version 0.0.4), kept and written by
+//! the `prometheus-client` crate.
 
-use std::collections::HashMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The `Content-Type` of the exposition.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Latency bucket upper bounds in seconds.
 const BUCKETS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// A latency histogram.
-#[derive(Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
-impl Histogram {
-    /// Records one observation.
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                self.buckets[i].fetch_add(1, Ordering::Relaxed);
-                break;
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(
-            d.as_micros().min(u128::from(u64::MAX)) as u64,
-            Ordering::Relaxed,
-        );
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let mut cumulative = 0u64;
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (i, le) in BUCKETS.iter().enumerate() {
-            cumulative += self.buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
-    }
+/// `method`, `route`, `status` of a request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: Arc<str>,
+    status: u16,
 }
 
-/// A family of counters keyed by a label set rendered as `a="x",b="y"`. Looked up by a
-/// 64-bit hash of the label values, so counting allocates nothing after the first time.
-#[derive(Default)]
-struct Counters(RwLock<HashMap<u64, (String, Arc<AtomicU64>)>>);
-
-fn label_hash(parts: &impl std::hash::Hash) -> u64 {
-    use std::hash::Hasher;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    parts.hash(&mut h);
-    h.finish()
+/// `route` of a request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: Arc<str>,
 }
 
-impl Counters {
-    fn inc(&self, parts: &impl std::hash::Hash, labels: impl FnOnce() -> String) {
-        let key = label_hash(parts);
-        if let Ok(m) = self.0.read()
-            && let Some((_, c)) = m.get(&key)
-        {
-            c.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        if let Ok(mut m) = self.0.write() {
-            m.entry(key)
-                .or_insert_with(|| (labels(), Arc::default()))
-                .1
-                .fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn render(&self, out: &mut String, name: &str) {
-        if let Ok(m) = self.0.read() {
-            let mut rows: Vec<_> = m.values().collect();
-            rows.sort_by(|a, b| a.0.cmp(&b.0));
-            for (labels, c) in rows {
-                let _ = writeln!(out, "{name}{{{labels}}} {}", c.load(Ordering::Relaxed));
-            }
-        }
-    }
-}
-
-/// Histograms keyed by a label set (looked up by hash, as [`Counters`]).
-#[derive(Default)]
-struct Histograms(RwLock<HashMap<u64, (String, Arc<Histogram>)>>);
-
-impl Histograms {
-    fn get(
-        &self,
-        parts: &impl std::hash::Hash,
-        labels: impl FnOnce() -> String,
-    ) -> Option<Arc<Histogram>> {
-        let key = label_hash(parts);
-        if let Ok(m) = self.0.read()
-            && let Some((_, h)) = m.get(&key)
-        {
-            return Some(Arc::clone(h));
-        }
-        self.0
-            .write()
-            .ok()
-            .map(|mut m| Arc::clone(&m.entry(key).or_insert_with(|| (labels(), Arc::default())).1))
-    }
-
-    fn render(&self, out: &mut String, name: &str) {
-        if let Ok(m) = self.0.read() {
-            let mut rows: Vec<_> = m.values().collect();
-            rows.sort_by(|a, b| a.0.cmp(&b.0));
-            for (labels, h) in rows {
-                h.render(out, name, labels);
-            }
-        }
-    }
+/// `code`: `ok` or an error code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabel {
+    code: &'static str,
 }
 
 /// The server's metrics.
-#[derive(Default)]
 pub struct Metrics {
-    requests: Counters,
-    request_seconds: Histograms,
-    verify: Counters,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    verify: Family<CodeLabel, Counter>,
     verify_seconds: Histogram,
-    exchange: Counters,
+    exchange: Family<CodeLabel, Counter>,
+    cached_records: Gauge,
+    cache_bytes: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let m = Metrics {
+            registry: Registry::default(),
+            requests: Family::default(),
+            request_seconds: Family::new_with_constructor(latency_histogram),
+            verify: Family::default(),
+            verify_seconds: latency_histogram(),
+            exchange: Family::default(),
+            cached_records: Gauge::default(),
+            cache_bytes: Gauge::default(),
+        };
+        let mut r = m.registry;
+        // Help texts without their final period: the encoder adds it.
+        macro_rules! register {
+            ($($name:literal, $help:literal => $metric:expr;)*) => {
+                $( r.register($name, $help, $metric.clone()); )*
+            };
+        }
+        register! {
+            "keyseal_http_requests", "HTTP requests by method, route and status" => m.requests;
+            "keyseal_http_request_duration_seconds", "HTTP request latency by route" => m.request_seconds;
+            "keyseal_verify", "Key verifications by result code (ok or an error code)" => m.verify;
+            "keyseal_verify_duration_seconds", "Key verification latency" => m.verify_seconds;
+            "keyseal_token_exchange", "Token exchanges by result code" => m.exchange;
+            "keyseal_cached_records", "Key records in the verify cache" => m.cached_records;
+            "keyseal_cache_bytes_estimate", "Estimated heap use of the verify cache" => m.cache_bytes;
+        }
+        Metrics { registry: r, ..m }
+    }
 }
 
 /// The label value of an HTTP method: the methods of RFC 9110 section 9 and PATCH (RFC
@@ -164,66 +114,41 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
 impl Metrics {
     /// Counts a request on `route` (a route template of the router, or `unmatched`: a
     /// closed set) and records its latency.
-    pub fn request(&self, method: &axum::http::Method, route: &str, status: u16, d: Duration) {
-        let method = method_label(method);
-        self.requests.inc(&(method, route, status), || {
-            format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"")
-        });
-        if let Some(h) = self
-            .request_seconds
-            .get(&route, || format!("route=\"{route}\""))
-        {
-            h.observe(d);
-        }
+    pub fn request(&self, method: &axum::http::Method, route: &Arc<str>, status: u16, d: Duration) {
+        let route = Arc::clone(route);
+        self.request_seconds
+            .get_or_create(&RouteLabel {
+                route: Arc::clone(&route),
+            })
+            .observe(d.as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method_label(method),
+                route,
+                status,
+            })
+            .inc();
     }
 
     /// Counts a verification outcome (`ok` or an error code) and its latency.
     pub fn verify(&self, code: &'static str, d: Duration) {
-        self.verify.inc(&code, || format!("code=\"{code}\""));
-        self.verify_seconds.observe(d);
+        self.verify.get_or_create(&CodeLabel { code }).inc();
+        self.verify_seconds.observe(d.as_secs_f64());
     }
 
     /// Counts a token exchange outcome.
     pub fn exchange(&self, code: &'static str) {
-        self.exchange.inc(&code, || format!("code=\"{code}\""));
+        self.exchange.get_or_create(&CodeLabel { code }).inc();
     }
 
     /// The exposition text.
     pub fn render(&self, cached_records: usize, cache_bytes: usize) -> String {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.cached_records.set(gauge(cached_records));
+        self.cache_bytes.set(gauge(cache_bytes));
         let mut out = String::with_capacity(8192);
-        out.push_str(
-            "# HELP keyseal_http_requests_total HTTP requests by method, route and status.\n",
-        );
-        out.push_str("# TYPE keyseal_http_requests_total counter\n");
-        self.requests
-            .render(&mut out, "keyseal_http_requests_total");
-        out.push_str(
-            "# HELP keyseal_http_request_duration_seconds HTTP request latency by route.\n",
-        );
-        out.push_str("# TYPE keyseal_http_request_duration_seconds histogram\n");
-        self.request_seconds
-            .render(&mut out, "keyseal_http_request_duration_seconds");
-        out.push_str(
-            "# HELP keyseal_verify_total Key verifications by result code (ok or an error code).\n",
-        );
-        out.push_str("# TYPE keyseal_verify_total counter\n");
-        self.verify.render(&mut out, "keyseal_verify_total");
-        out.push_str("# HELP keyseal_verify_duration_seconds Key verification latency.\n");
-        out.push_str("# TYPE keyseal_verify_duration_seconds histogram\n");
-        self.verify_seconds
-            .render(&mut out, "keyseal_verify_duration_seconds", "");
-        out.push_str("# HELP keyseal_token_exchange_total Token exchanges by result code.\n");
-        out.push_str("# TYPE keyseal_token_exchange_total counter\n");
-        self.exchange
-            .render(&mut out, "keyseal_token_exchange_total");
-        out.push_str("# HELP keyseal_cached_records Key records in the verify cache.\n");
-        out.push_str("# TYPE keyseal_cached_records gauge\n");
-        let _ = writeln!(out, "keyseal_cached_records {cached_records}");
-        out.push_str(
-            "# HELP keyseal_cache_bytes_estimate Estimated heap use of the verify cache.\n",
-        );
-        out.push_str("# TYPE keyseal_cache_bytes_estimate gauge\n");
-        let _ = writeln!(out, "keyseal_cache_bytes_estimate {cache_bytes}");
+        // Writing to a String cannot fail.
+        let _ = prometheus_text::encode(&mut out, &self.registry);
         out
     }
 }

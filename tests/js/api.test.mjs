@@ -10,6 +10,9 @@ import { after, describe, test } from "node:test";
 import { inspect } from "node:util";
 import { apiChecks } from "./checks.mjs";
 import { PKG, ROOT, loadVectors, nodeBackends, startWorker, wantWorkerd } from "./helpers.mjs";
+// The helpers' statuses against the one table (server/errors.json); scripts/test-js runs
+// this file.
+import "./status.test.mjs";
 
 // Every unhandled rejection in this process, whichever test caused it: the helpers'
 // tests below fail when one appears (Node ends the process on one by default).

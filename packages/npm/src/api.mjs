@@ -24,7 +24,12 @@ const FAMILY_CLASS = {
   internal: "InternalError",
 };
 
-/** HTTP status the helpers answer with, per family. */
+/**
+ * HTTP status the helpers answer with, per family. The one code -> status table is
+ * server/errors.json (`credential_status`, generated from the server's src/error.rs);
+ * tests/js/status.test.mjs fails when these answers drift from it (it lists the codes
+ * where they still differ).
+ */
 const FAMILY_STATUS = {
   malformed: 401,
   signature: 401,
@@ -36,6 +41,9 @@ const FAMILY_STATUS = {
   registry: 500,
   internal: 500,
 };
+
+/** The `WWW-Authenticate` value of every 401 answer (server/errors.json `www_authenticate`). */
+const WWW_AUTHENTICATE = 'Bearer error="invalid_token"';
 
 /** Describes a value's type for TypeError messages, never its content. */
 function typeName(v) {
@@ -741,7 +749,7 @@ function createApi(native, backend) {
             const status = statusOf(e);
             res.statusCode = status;
             res.setHeader("content-type", "application/json");
-            if (status === 401) res.setHeader("www-authenticate", 'Bearer error="invalid_token"');
+            if (status === 401) res.setHeader("www-authenticate", WWW_AUTHENTICATE);
             res.end(JSON.stringify(errorBody(e)));
           },
         )
@@ -764,7 +772,7 @@ function createApi(native, backend) {
       error,
       response() {
         const headers = { "content-type": "application/json" };
-        if (status === 401) headers["www-authenticate"] = 'Bearer error="invalid_token"';
+        if (status === 401) headers["www-authenticate"] = WWW_AUTHENTICATE;
         return new Response(JSON.stringify(errorBody(error)), { status, headers });
       },
     };

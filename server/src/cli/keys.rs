@@ -1,0 +1,290 @@
+//! `keyseal keys ...`: key management through a running server.
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::client::{Conn, Session};
+use super::exit::Exit;
+use super::print::print_table;
+use super::{CliResult, fail1};
+
+#[derive(Subcommand)]
+pub enum KeysCmd {
+    /// Create a key; prints the full key once.
+    Create {
+        #[command(flatten)]
+        conn: Conn,
+        /// Unique name in the account: 1-64 of [A-Za-z0-9_-].
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        fields: Fields,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List keys.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+        /// active, inactive, deleted or all.
+        #[arg(long)]
+        status: Option<String>,
+        /// 1-100.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Keys after this id.
+        #[arg(long)]
+        starting_after: Option<String>,
+        /// Keys before this id.
+        #[arg(long)]
+        ending_before: Option<String>,
+        /// Keys to skip.
+        #[arg(long)]
+        offset: Option<u32>,
+    },
+    /// Show one key.
+    Show {
+        #[command(flatten)]
+        conn: Conn,
+        /// Key id.
+        id: String,
+    },
+    /// Change fields of a key.
+    Update {
+        #[command(flatten)]
+        conn: Conn,
+        /// Key id.
+        id: String,
+        /// The version you read (412 if it changed since); read now when omitted.
+        #[arg(long)]
+        if_match: Option<u64>,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        fields: Fields,
+        /// Set read_only to this value.
+        #[arg(long)]
+        set_read_only: Option<bool>,
+        /// Remove the expiry.
+        #[arg(long)]
+        no_expiry: bool,
+    },
+    /// Disable a key (it stops verifying at once).
+    Disable {
+        #[command(flatten)]
+        conn: Conn,
+        /// Key id.
+        id: String,
+        /// Expected version.
+        #[arg(long)]
+        if_match: Option<u64>,
+    },
+    /// Enable a key.
+    Enable {
+        #[command(flatten)]
+        conn: Conn,
+        /// Key id.
+        id: String,
+        /// Expected version.
+        #[arg(long)]
+        if_match: Option<u64>,
+    },
+    /// Give a key a new secret; the old one works for --grace seconds.
+    Roll {
+        #[command(flatten)]
+        conn: Conn,
+        /// Key id.
+        id: String,
+        /// Seconds the old secret keeps working (0-2592000).
+        #[arg(long, default_value_t = 0)]
+        grace: i64,
+    },
+    /// Delete a key (soft; it stops verifying at once).
+    Delete {
+        #[command(flatten)]
+        conn: Conn,
+        /// Key id.
+        id: String,
+        /// Expected version.
+        #[arg(long)]
+        if_match: Option<u64>,
+    },
+}
+
+#[derive(Args, Clone, Default)]
+pub struct Fields {
+    /// Description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// The user the key acts for.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Role, e.g. account-owner or merchant-terminal.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// A granted scope (repeat for several).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Only GET/HEAD/OPTIONS (create).
+    #[arg(long)]
+    pub read_only: bool,
+    /// An allowed client network, CIDR (repeat for several).
+    #[arg(long = "allow-ip")]
+    pub allowed_ips: Vec<String>,
+    /// Expiry, unix seconds.
+    #[arg(long)]
+    pub expires_at: Option<i64>,
+}
+
+fn fields_json(f: &Fields, m: &mut serde_json::Map<String, Value>, create: bool) {
+    if let Some(d) = &f.description {
+        m.insert("description".into(), json!(d));
+    }
+    if let Some(o) = &f.owner {
+        m.insert("owner".into(), json!(o));
+    }
+    if let Some(r) = &f.role {
+        m.insert("role".into(), json!(r));
+    }
+    if !f.scopes.is_empty() {
+        m.insert("scopes".into(), json!(f.scopes));
+    }
+    if create && f.read_only {
+        m.insert("read_only".into(), json!(true));
+    }
+    if !f.allowed_ips.is_empty() {
+        m.insert("allowed_ips".into(), json!(f.allowed_ips));
+    }
+    if let Some(e) = f.expires_at {
+        m.insert("expires_at".into(), json!(e));
+    }
+}
+
+pub fn keys(cmd: KeysCmd) -> CliResult {
+    match cmd {
+        KeysCmd::Create {
+            conn,
+            name,
+            fields,
+            disabled,
+        } => {
+            let s = Session::open(&conn)?;
+            let mut body = serde_json::Map::new();
+            body.insert("name".into(), json!(name));
+            fields_json(&fields, &mut body, true);
+            if disabled {
+                body.insert("enabled".into(), json!(false));
+            }
+            let body = Value::Object(body);
+            s.print(&s.call("POST", &s.keys_path(None, None), None, Some(&body))?);
+        }
+        KeysCmd::List {
+            conn,
+            status,
+            limit,
+            starting_after,
+            ending_before,
+            offset,
+        } => {
+            let s = Session::open(&conn)?;
+            let mut q: Vec<(&str, String)> = Vec::new();
+            if let Some(s) = status {
+                q.push(("status", s));
+            }
+            if let Some(l) = limit {
+                q.push(("limit", l.to_string()));
+            }
+            if let Some(s) = starting_after {
+                q.push(("starting_after", s));
+            }
+            if let Some(s) = ending_before {
+                q.push(("ending_before", s));
+            }
+            if let Some(o) = offset {
+                q.push(("offset", o.to_string()));
+            }
+            let qs = serde_urlencoded::to_string(&q).unwrap_or_default();
+            let path = format!("{}?{qs}", s.keys_path(None, None));
+            let v = s.call("GET", &path, None, None)?;
+            if conn.json {
+                println!("{v}");
+            } else {
+                let rows = v["data"].as_array().cloned().unwrap_or_default();
+                print_table(&rows);
+                println!(
+                    "{} of {} keys{}",
+                    v["count"],
+                    v["total"],
+                    if v["has_more"] == json!(true) {
+                        " (more: --starting-after <last id>)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        KeysCmd::Show { conn, id } => {
+            let s = Session::open(&conn)?;
+            s.print(&s.call("GET", &s.keys_path(Some(&id), None), None, None)?);
+        }
+        KeysCmd::Update {
+            conn,
+            id,
+            if_match,
+            name,
+            fields,
+            set_read_only,
+            no_expiry,
+        } => {
+            let s = Session::open(&conn)?;
+            let path = s.keys_path(Some(&id), None);
+            let version = match if_match {
+                Some(v) => v,
+                None => s.call("GET", &path, None, None)?["version"]
+                    .as_u64()
+                    .ok_or_else(|| fail1("the server sent no version"))?,
+            };
+            let mut body = serde_json::Map::new();
+            if let Some(n) = name {
+                body.insert("name".into(), json!(n));
+            }
+            fields_json(&fields, &mut body, false);
+            if let Some(ro) = set_read_only {
+                body.insert("read_only".into(), json!(ro));
+            }
+            if no_expiry {
+                body.insert("expires_at".into(), Value::Null);
+            }
+            let body = Value::Object(body);
+            s.print(&s.call("PATCH", &path, Some(version), Some(&body))?);
+        }
+        KeysCmd::Disable { conn, id, if_match } => {
+            let s = Session::open(&conn)?;
+            let path = s.keys_path(Some(&id), Some("disable"));
+            s.print(&s.call("POST", &path, if_match, None)?);
+        }
+        KeysCmd::Enable { conn, id, if_match } => {
+            let s = Session::open(&conn)?;
+            let path = s.keys_path(Some(&id), Some("enable"));
+            s.print(&s.call("POST", &path, if_match, None)?);
+        }
+        KeysCmd::Roll { conn, id, grace } => {
+            let s = Session::open(&conn)?;
+            let path = s.keys_path(Some(&id), Some("roll"));
+            let body = json!({"grace_seconds": grace});
+            s.print(&s.call("POST", &path, None, Some(&body))?);
+        }
+        KeysCmd::Delete { conn, id, if_match } => {
+            let s = Session::open(&conn)?;
+            s.call("DELETE", &s.keys_path(Some(&id), None), if_match, None)?;
+            if conn.json {
+                println!("{}", json!({"deleted": id}));
+            } else {
+                println!("deleted {id}");
+            }
+        }
+    }
+    Ok(Exit::Success)
+}

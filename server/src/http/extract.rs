@@ -1,0 +1,253 @@
+//! Who is calling, and on what: extractors a handler names in its arguments so that it
+//! reads as its business rule alone. [`Manager`] authenticates and authorises the caller
+//! of a management call before anything else of the request is looked at (in particular
+//! before the body, [`super::body::RawBody`], is read); [`KeyId`] is the key named in the
+//! path.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use keyseal::{Credential, Error, ErrorCode, RequestContext, extract_credential};
+use keyseal_registry::{Actor, KeyRecord, Registry};
+
+use super::OWNER_ROLE;
+use super::state::{ApiResult, AppState, now, on_verify_path, op};
+use crate::error::ApiError;
+
+/// The id of the key that authenticated a request, for logs (never the secret).
+#[derive(Clone)]
+pub struct CallerId(pub String);
+
+pub fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.to_str().unwrap_or("")))
+        .collect()
+}
+
+pub fn client_ip(peer: &SocketAddr) -> IpAddr {
+    peer.ip().to_canonical()
+}
+
+/// Authenticates the API key in `headers` (x-api-key, Bearer, accessKey + secretKey)
+/// for a request with `method` from `peer`; the policy's read-only check is left to the
+/// caller (so a read-only key of another account still gets 404, not 403).
+pub async fn authenticate_key(
+    st: &Arc<AppState>,
+    headers: &HeaderMap,
+    peer: &SocketAddr,
+) -> ApiResult<Arc<KeyRecord>> {
+    let key = {
+        let pairs = header_pairs(headers);
+        let cred = extract_credential(pairs).map_err(|e| ApiError::from_auth(&e))?;
+        match cred {
+            Credential::Token(_) => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::MalformedKey,
+                    "malformed api key: management calls need an api key, found a token",
+                ));
+            }
+            c => c
+                .key()
+                .ok_or_else(|| ApiError::internal("a key credential had no key"))?,
+        }
+    };
+    let ip = client_ip(peer);
+    let v = on_verify_path(st, move |reg, io| {
+        let mut ctx = RequestContext::at(now());
+        ctx.client_ip = Some(ip);
+        // GET: the read-only check is done by `manager` after the account check.
+        ctx.method = Some("GET");
+        if io {
+            Some(reg.verify(&key, &ctx))
+        } else {
+            reg.verify_cached(&key, &ctx)
+        }
+    })
+    .await?
+    .map_err(|e| ApiError::from_auth(&e))?;
+    v.decision.map_err(|e| ApiError::from_auth(&e))?;
+    Ok(v.record)
+}
+
+/// Authorises a management call on `account`: the caller's key must belong to it (else
+/// 404), have the `account-owner` role (else 403 `permission_denied`), and not be
+/// read-only when the call writes (else 403 `read_only_key`).
+async fn manager(
+    st: &Arc<AppState>,
+    headers: &HeaderMap,
+    peer: &SocketAddr,
+    account: &str,
+    write: bool,
+) -> ApiResult<Arc<KeyRecord>> {
+    let rec = authenticate_key(st, headers, peer).await?;
+    if rec.account != account {
+        return Err(ApiError::not_found());
+    }
+    if rec.role.as_deref() != Some(OWNER_ROLE) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::PermissionDenied,
+            "permission denied: only account-owner keys manage an account's keys",
+        ));
+    }
+    if write && rec.read_only {
+        return Err(ApiError::from_auth(&Error::ReadOnlyKey));
+    }
+    Ok(rec)
+}
+
+/// The caller of a management call on the account named in the path: an enabled
+/// `account-owner` key of that account (see [`manager`]); with `WRITE`, not read-only.
+///
+/// An extractor, so a handler names it before its body ([`super::body::RawBody`]): the
+/// body of a management call is only read once the caller is authenticated.
+pub struct Manager<const WRITE: bool> {
+    /// The caller's key.
+    pub caller: Arc<KeyRecord>,
+    /// The account in the path (the caller's own).
+    pub account: String,
+}
+
+/// A caller that may read an account's keys and audit log.
+pub type Reader = Manager<false>;
+/// A caller that may also change them.
+pub type Writer = Manager<true>;
+
+impl<const WRITE: bool> FromRequestParts<Arc<AppState>> for Manager<WRITE> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let account = path_param(parts, st, "account").await?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0)
+            .ok_or_else(|| ApiError::internal("a request without its peer address"))?;
+        let caller = manager(st, &parts.headers, &peer, &account, WRITE).await?;
+        Ok(Manager { caller, account })
+    }
+}
+
+impl<const WRITE: bool> Manager<WRITE> {
+    /// `resp`, marked with the caller's key id for the request log.
+    pub fn answer(&self, resp: Response) -> Response {
+        with_caller(resp, &self.caller)
+    }
+
+    /// Runs a registry operation on the caller's account, with the caller as the audit
+    /// log's actor: `f(registry, account, actor)` (see [`op`]).
+    pub async fn op<T, F>(&self, st: &Arc<AppState>, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Registry, &str, &Actor) -> Result<T, Error> + Send + 'static,
+    {
+        let (account, actor) = (self.account.clone(), Actor::key(&self.caller.id));
+        op(st, move |reg| f(reg, &account, &actor)).await
+    }
+}
+
+/// The key named in a key route's path (`{id}`: an id or a name, resolved by the
+/// registry inside the call), and the version the caller expects it at (`If-Match`),
+/// parsed only when the handler asks ([`KeyId::if_match`]), after its body.
+pub struct KeyId {
+    /// The `{id}` path segment.
+    pub id: String,
+    /// The request's `If-Match` header, alone.
+    if_match: HeaderMap,
+}
+
+impl KeyId {
+    /// The `If-Match` version, `None` when absent (see [`if_match`]).
+    pub fn if_match(&self) -> ApiResult<Option<u64>> {
+        if_match(&self.if_match)
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for KeyId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let id = path_param(parts, st, "id").await?;
+        let mut only = HeaderMap::new();
+        if let Some(v) = parts.headers.get(header::IF_MATCH) {
+            only.insert(header::IF_MATCH, v.clone());
+        }
+        Ok(KeyId { id, if_match: only })
+    }
+}
+
+/// A parameter of the matched route's path, with a JSON error when the path does not
+/// decode.
+async fn path_param(parts: &mut Parts, st: &Arc<AppState>, name: &str) -> ApiResult<String> {
+    let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, st)
+        .await
+        .map_err(path_err)?;
+    params
+        .remove(name)
+        .ok_or_else(|| ApiError::internal("a route without the path parameter its handler names"))
+}
+
+/// `resp`, marked with the id of the key that authenticated it (for the request log).
+pub fn with_caller(mut resp: Response, caller: &KeyRecord) -> Response {
+    resp.extensions_mut().insert(CallerId(caller.id.clone()));
+    resp
+}
+
+/// `If-Match: 3`, `"3"` or `W/"3"`. `None` when absent.
+pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<u64>> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::bad_request("invalid argument: expected If-Match: <version> (a positive integer)")
+    };
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    let s = s.strip_prefix("W/").unwrap_or(s);
+    let s = s
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s);
+    s.parse::<u64>().map(Some).map_err(|_| bad())
+}
+
+/// Path parameters, with a JSON error when they do not decode.
+fn path_err(_: axum::extract::rejection::PathRejection) -> ApiError {
+    ApiError::bad_request("invalid argument: a path parameter is not valid percent-encoded utf-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn if_match_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(if_match(&h).ok(), Some(None));
+        for (v, want) in [("3", 3), ("\"3\"", 3), ("W/\"12\"", 12), (" 7 ", 7)] {
+            h.insert(header::IF_MATCH, HeaderValue::from_static(v));
+            assert_eq!(if_match(&h).ok(), Some(Some(want)), "{v}");
+        }
+        for v in ["abc", "\"-1\"", "*", "99999999999999999999999"] {
+            h.insert(header::IF_MATCH, HeaderValue::from_static(v));
+            assert_eq!(
+                if_match(&h).err().map(|e| e.code),
+                Some("invalid_argument"),
+                "{v}"
+            );
+        }
+    }
+}
