@@ -453,3 +453,36 @@ fn cold_key_flood_keeps_management_responsive(b: Backend) {
     }
 }
 both!(cold_key_flood_keeps_management_responsive);
+
+/// A management call refused before its body is read (a bad key) still gets its answer
+/// on the wire, and the connection stays usable: the refused body is read and dropped,
+/// not left unread in the socket (closing over unread data resets the connection, and a
+/// reset can destroy the answer before the client reads it).
+#[test]
+fn refused_management_calls_answer_before_their_body_is_read() {
+    let env = Env::new(Backend::Sqlite).expect("sqlite env");
+    let srv = env.start();
+    let o = env.owner();
+    let body = format!(r#"{{"name": "n", "description": "{}"}}"#, "d".repeat(400));
+    for i in 0..20 {
+        let mut s = TcpStream::connect(addr(&srv)).expect("connect");
+        let head = format!(
+            "POST /v1/accounts/{}/keys HTTP/1.1\r\nHost: x\r\nx-api-key: ks_000000000000000{}_nope\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            o.account,
+            i % 10,
+            body.len()
+        );
+        // The head first, the body a moment later (as a client streaming its body does).
+        s.write_all(head.as_bytes()).expect("write head");
+        std::thread::sleep(Duration::from_millis(50));
+        let rest = format!("{body}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let _ = s.write_all(rest.as_bytes());
+        let (resp, _) = read_until_closed(&mut s, Duration::from_secs(10));
+        assert!(resp.starts_with("HTTP/1.1 401"), "request {i}: {resp}");
+        assert!(
+            resp.contains("HTTP/1.1 200"),
+            "request {i}: the connection did not serve the next request: {resp}"
+        );
+    }
+}

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
+use http_body_util::BodyExt;
 use keyseal::ErrorCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -15,19 +16,46 @@ use super::state::{ApiResult, AppState};
 use super::{MAX_BODY, MAX_PUBLIC_BODY};
 use crate::error::ApiError;
 
-/// Bodies up to this size are read (and dropped) before a 413, so the client sees it.
+/// Bodies the server reads and drops after answering without them (a 413, or a caller
+/// refused from the request's head), at most: 1 MiB. A client still sending its body
+/// then gets to read the answer and may send its next request on the connection: closing
+/// a connection with unread data resets it, and a reset can destroy the answer before
+/// the client reads it. A body declared larger is never read; the connection closes.
 const DRAIN_MAX: usize = 1024 * 1024;
 
-/// Reads a request body of at most `max` bytes within `timeout`. A body declared or
-/// found larger is refused with 413 `payload_too_large`; bodies up to `drain` bytes are
-/// read (and dropped) first, so a client still writing its body gets to read the 413
-/// instead of a reset.
-async fn read_body(
-    req: Request,
-    max: usize,
-    drain: usize,
-    timeout: Duration,
-) -> Result<Bytes, ApiError> {
+fn declared_len(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse::<u64>().ok())
+}
+
+/// Reads and drops what is left of `body` in the background: at most [`DRAIN_MAX`]
+/// bytes in all (`already` counts what was read before), within `timeout`. Nothing is
+/// kept in memory; the answer does not wait for it.
+pub fn settle(headers: &HeaderMap, body: Body, already: usize, timeout: Duration) {
+    if declared_len(headers).is_some_and(|n| n > DRAIN_MAX as u64) {
+        return;
+    }
+    let mut body = body;
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(timeout, async {
+            let mut seen = already;
+            while let Some(Ok(frame)) = body.frame().await {
+                seen += frame.data_ref().map_or(0, |d| d.len());
+                if seen > DRAIN_MAX {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
+}
+
+/// Reads a request body of at most `max` bytes within `timeout`; only those bytes are
+/// kept. A body declared or found larger is refused with 413 `payload_too_large`, and
+/// the rest of it is settled ([`settle`]).
+async fn read_body(req: Request, max: usize, timeout: Duration) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -35,17 +63,32 @@ async fn read_body(
             format!("payload too large: expected a body of at most {max} bytes"),
         )
     };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > drain as u64) {
+    let (parts, mut body) = req.into_parts();
+    if declared_len(&parts.headers).is_some_and(|n| n > max as u64) {
+        settle(&parts.headers, body, 0, timeout);
         return Err(too_large());
     }
-    match tokio::time::timeout(timeout, axum::body::to_bytes(req.into_body(), drain)).await {
-        Ok(Ok(b)) if b.len() <= max => Ok(b),
-        Ok(Ok(_)) | Ok(Err(_)) => Err(too_large()),
+    let mut buf: Vec<u8> = Vec::new();
+    let read = tokio::time::timeout(timeout, async {
+        while let Some(frame) = body.frame().await {
+            // A body that breaks off counts as too large, as axum's `to_bytes` has it.
+            let Some(data) = frame.map_err(|_| buf.len())?.into_data().ok() else {
+                continue;
+            };
+            if buf.len() + data.len() > max {
+                return Err(buf.len() + data.len());
+            }
+            buf.extend_from_slice(&data);
+        }
+        Ok(())
+    })
+    .await;
+    match read {
+        Ok(Ok(())) => Ok(Bytes::from(buf)),
+        Ok(Err(seen)) => {
+            settle(&parts.headers, body, seen, timeout);
+            Err(too_large())
+        }
         Err(_) => Err(ApiError::bad_request(
             "invalid argument: the request body did not arrive in time",
         )),
@@ -62,21 +105,19 @@ impl FromRequest<Arc<AppState>> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, st: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        read_body(req, MAX_BODY, DRAIN_MAX, st.body_timeout)
-            .await
-            .map(RawBody)
+        read_body(req, MAX_BODY, st.body_timeout).await.map(RawBody)
     }
 }
 
 /// The body of a request anyone may send (verify, token exchange, token verify): at
-/// most [`MAX_PUBLIC_BODY`] bytes, and nothing larger is read at all.
+/// most [`MAX_PUBLIC_BODY`] bytes, and nothing more is kept in memory.
 pub struct PublicBody(pub Bytes);
 
 impl FromRequest<Arc<AppState>> for PublicBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, st: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        read_body(req, MAX_PUBLIC_BODY, MAX_PUBLIC_BODY, st.body_timeout)
+        read_body(req, MAX_PUBLIC_BODY, st.body_timeout)
             .await
             .map(PublicBody)
     }

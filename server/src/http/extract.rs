@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use keyseal::{Credential, Error, ErrorCode, RequestContext, extract_credential};
 use keyseal_registry::{Actor, KeyRecord, Registry};
 
@@ -103,11 +104,44 @@ async fn manager(
     Ok(rec)
 }
 
+/// The authenticated caller of a management call, put in the request's extensions by
+/// [`authorize`].
+#[derive(Clone)]
+struct Caller(Arc<KeyRecord>);
+
+/// The route layer of the management routes: authenticates and authorises the caller
+/// from the request's head alone ([`manager`]; GET and HEAD read, every other method
+/// writes), before the handler runs and before anything reads the body. A refused
+/// request's body is settled ([`super::body::settle`]) while the answer goes out.
+pub async fn authorize(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let write = !matches!(parts.method, Method::GET | Method::HEAD);
+    let checked = async {
+        let account = path_param(&mut parts, &st, "account").await?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0)
+            .ok_or_else(|| ApiError::internal("a request without its peer address"))?;
+        manager(&st, &parts.headers, &peer, &account, write).await
+    }
+    .await;
+    match checked {
+        Ok(caller) => {
+            parts.extensions.insert(Caller(caller));
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => {
+            super::body::settle(&parts.headers, body, 0, st.body_timeout);
+            e.into_response()
+        }
+    }
+}
+
 /// The caller of a management call on the account named in the path: an enabled
-/// `account-owner` key of that account (see [`manager`]); with `WRITE`, not read-only.
-///
-/// An extractor, so a handler names it before its body ([`super::body::RawBody`]): the
-/// body of a management call is only read once the caller is authenticated.
+/// `account-owner` key of that account, authorised by [`authorize`] before the handler
+/// runs; with `WRITE`, not read-only. The body of a management call
+/// ([`super::body::RawBody`]) is therefore only read once its caller is authenticated.
 pub struct Manager<const WRITE: bool> {
     /// The caller's key.
     pub caller: Arc<KeyRecord>,
@@ -128,12 +162,14 @@ impl<const WRITE: bool> FromRequestParts<Arc<AppState>> for Manager<WRITE> {
         st: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let account = path_param(parts, st, "account").await?;
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0)
-            .ok_or_else(|| ApiError::internal("a request without its peer address"))?;
-        let caller = manager(st, &parts.headers, &peer, &account, WRITE).await?;
+        let Caller(caller) = parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::internal("a management route without its authorization layer")
+        })?;
+        // `authorize` decided by the method; a writing handler behind a reading method
+        // would be a routing mistake, and still refuses read-only keys.
+        if WRITE && caller.read_only {
+            return Err(ApiError::from_auth(&Error::ReadOnlyKey));
+        }
         Ok(Manager { caller, account })
     }
 }

@@ -39,9 +39,15 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 /// The router: every resource's routes, the JSON answers for unknown routes and methods,
 /// and the request metrics and log around them all.
 pub fn router(state: Arc<AppState>) -> Router {
+    let management =
+        keys::router()
+            .merge(audit::router())
+            .route_layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&state),
+                extract::authorize,
+            ));
     Router::new()
-        .merge(keys::router())
-        .merge(audit::router())
+        .merge(management)
         .merge(verify::router())
         .merge(tokens::router())
         .merge(ops::router())
