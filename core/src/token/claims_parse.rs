@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::claim::expected::{self, AUDIENCE, DATE, NUMBER_RANGE, STRING as STR};
 use super::claim::{
-    Claim, claim_present, i64_in_claim_range, numbers_in_claim_range, numeric_date_from_f64,
+    Claim, claim_present, f64_in_claim_range, i64_in_claim_range, numeric_date_from_f64,
     u64_in_claim_range,
 };
 use super::claims::{Audience, Claims};
@@ -96,6 +96,78 @@ impl<'de> Deserialize<'de> for AudValue {
 /// The plain serde_json reading of a claims object: the reference the fast reader in
 /// `claims_parse_fast.rs` is fuzzed against, and its fallback for payloads that are not UTF-8 (so the
 /// error reported is the one a full parser finds first).
+/// An extra claim's value read as serde_json reads it into a [`Value`], noting (not
+/// failing on) every number beyond ±`MAX_SAFE_INTEGER` as it is read. Noted as read, not
+/// checked on the finished `Value`: a key repeated inside an object keeps only its last
+/// value there, while the fast reader checks every number of the text, so a number a
+/// later duplicate replaced counts in both.
+struct RangeNoted<'c> {
+    out_of_range: &'c Cell<bool>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for RangeNoted<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> core::result::Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RangeNoted<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> core::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> core::result::Result<Value, E> {
+        if !i64_in_claim_range(v) {
+            self.out_of_range.set(true);
+        }
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> core::result::Result<Value, E> {
+        if !u64_in_claim_range(v) {
+            self.out_of_range.set(true);
+        }
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> core::result::Result<Value, E> {
+        if !f64_in_claim_range(v) {
+            self.out_of_range.set(true);
+        }
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> core::result::Result<Value, E> {
+        Ok(Value::String(String::from(v)))
+    }
+    fn visit_string<E>(self, v: String) -> core::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> core::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> core::result::Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element_seed(RangeNoted {
+            out_of_range: self.out_of_range,
+        })? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> core::result::Result<Value, A::Error> {
+        let mut m = serde_json::Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(RangeNoted {
+                out_of_range: self.out_of_range,
+            })?;
+            m.insert(k, v);
+        }
+        Ok(Value::Object(m))
+    }
+}
+
 pub(crate) fn parse_claims_reference(bytes: &[u8]) -> Result<Claims> {
     struct ClaimsVisitor<'c> {
         fault: &'c Cell<Option<ClaimFault>>,
@@ -141,10 +213,13 @@ pub(crate) fn parse_claims_reference(bytes: &[u8]) -> Result<Claims> {
             let mut aud_seen = false;
             while let Some(name) = map.next_key::<JsonStr<'de>>()? {
                 let Some(claim) = Claim::from_name(name.as_str()) else {
-                    let value: Value = map.next_value()?;
+                    let out_of_range = Cell::new(false);
+                    let value = map.next_value_seed(RangeNoted {
+                        out_of_range: &out_of_range,
+                    })?;
                     // Checked once the whole value has been read, as the fast reader
                     // does, so a syntax error later in the value wins in both.
-                    if !numbers_in_claim_range(&value) {
+                    if out_of_range.get() {
                         self.fault.set(Some(ClaimFault {
                             claim: "extra",
                             expected: NUMBER_RANGE,
