@@ -6,7 +6,7 @@
 //! code and whose message is the core's message. `catch_unwind` keeps a panic from
 //! unwinding into Node: it becomes a thrown error instead.
 
-mod common;
+use keyseal_binding_common::js as common;
 
 use keyseal::{ApiKey as CoreApiKey, FixedEntropy};
 use napi::bindgen_prelude::Uint8Array;

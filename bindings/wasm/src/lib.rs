@@ -8,8 +8,7 @@
 //! feature). wasm32 builds abort on panic; the core does not panic on any input, and the
 //! npm wrapper turns a trap into `InternalError` should one ever happen.
 
-#[path = "../../node/src/common.rs"]
-mod common;
+use keyseal_binding_common::js as common;
 
 use keyseal::{ApiKey as CoreApiKey, FixedEntropy};
 use wasm_bindgen::prelude::*;
