@@ -11,12 +11,11 @@
 //! shipped `.wasm`.
 
 use keyseal::{
-    AudienceRef, Claims, ClaimsRef, Error, KeyPolicy, Keyset, RequestContext, Result, Validation,
-    VerifiedRef,
+    AudienceRef, Claims, ClaimsRef, Error, KeyPolicy, Keyset, Result, Validation, VerifiedRef,
 };
 use serde_json::{Map, Value};
 
-use crate::options::{ExchangeArgs, PolicyOptions, VerifyOptions};
+use crate::options::{CheckArgs, ExchangeArgs, PolicyOptions, VerifyOptions};
 
 /// A JS number of unix seconds as an `i64`, rounded down (RFC 7519 NumericDate).
 /// Finite values beyond the i64 range saturate (JS numbers cannot spell `i64::MAX`
@@ -466,7 +465,7 @@ impl ContextOptions {
     }
 }
 
-/// Checks `policy` against a request context given as JSON.
+/// Checks `policy` against a request context given as JSON, with [`CheckArgs::check`].
 pub fn check_policy_json(policy: &KeyPolicy, json: &str) -> Result<()> {
     let c = ContextOptions::parse(json).ok_or_else(|| {
         bad_options(
@@ -474,21 +473,14 @@ pub fn check_policy_json(policy: &KeyPolicy, json: &str) -> Result<()> {
             "{now: number, clientIp?: string, method?: string, requiredScopes?: string[], allowedRoles?: string[]}",
         )
     })?;
-    let client_ip = c
-        .client_ip
-        .as_deref()
-        .map(keyseal::policy::parse_ip)
-        .transpose()?;
-    let required: Vec<&str> = c.required_scopes.iter().map(String::as_str).collect();
-    let roles: Vec<&str> = c.allowed_roles.iter().map(String::as_str).collect();
-    let ctx = RequestContext {
+    CheckArgs {
         now: time_from_f64("now", c.now)?,
-        client_ip,
-        method: c.method.as_deref(),
-        required_scopes: &required,
-        allowed_roles: &roles,
-    };
-    policy.check(&ctx)
+        client_ip: c.client_ip,
+        method: c.method,
+        required_scopes: c.required_scopes,
+        allowed_roles: c.allowed_roles,
+    }
+    .check(policy)
 }
 
 /// `[kind, source, value]` of the credential in `flat` = `[name0, value0, name1, ...]`.

@@ -4,7 +4,8 @@
 //! themselves, and every error text about them, is here or in the core.
 
 use keyseal::{
-    Claim, Claims, Error, ExchangeOptions, KeyIdentity, KeyPolicy, Result, Scope, Validation,
+    Claim, Claims, Error, ExchangeOptions, KeyIdentity, KeyPolicy, RequestContext, Result, Scope,
+    Validation,
 };
 
 /// What `required` names, for the error when a name is not a registered claim.
@@ -150,5 +151,40 @@ impl<S: AsRef<str>> PolicyOptions<S> {
             .map(|s| s.as_ref().parse())
             .collect::<Result<_>>()?;
         Ok(p)
+    }
+}
+
+/// The request a key policy is checked against.
+#[derive(Debug)]
+pub struct CheckArgs<S> {
+    /// Unix seconds of the request.
+    pub now: i64,
+    /// The client's address, parsed by the core (IPv4 or IPv6 text).
+    pub client_ip: Option<S>,
+    /// The HTTP method, for read-only keys.
+    pub method: Option<S>,
+    /// Scopes the request needs.
+    pub required_scopes: Vec<S>,
+    /// Roles the request accepts; empty accepts any.
+    pub allowed_roles: Vec<S>,
+}
+
+impl<S: AsRef<str>> CheckArgs<S> {
+    /// Checks `policy` against this request: the first failing check's error.
+    pub fn check(&self, policy: &KeyPolicy) -> Result<()> {
+        let client_ip = self
+            .client_ip
+            .as_ref()
+            .map(|ip| keyseal::policy::parse_ip(ip.as_ref()))
+            .transpose()?;
+        let required: Vec<&str> = self.required_scopes.iter().map(AsRef::as_ref).collect();
+        let roles: Vec<&str> = self.allowed_roles.iter().map(AsRef::as_ref).collect();
+        policy.check(&RequestContext {
+            now: self.now,
+            client_ip,
+            method: self.method.as_ref().map(AsRef::as_ref),
+            required_scopes: &required,
+            allowed_roles: &roles,
+        })
     }
 }

@@ -1,14 +1,12 @@
 //! `KeyPolicy`: where and how a key may be used.
 
-use keyseal::policy::parse_ip;
-use keyseal::{KeyPolicy as CorePolicy, RequestContext};
-use keyseal_binding_common::options::PolicyOptions;
+use keyseal::KeyPolicy as CorePolicy;
+use keyseal_binding_common::options::{CheckArgs, PolicyOptions};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
 use crate::convert::{
-    as_strs, now_or_clock, optional_seconds, optional_text, py_bool, q, string_list, tuple_body,
-    type_error,
+    now_or_clock, optional_seconds, optional_text, py_bool, q, string_list, tuple_body, type_error,
 };
 use crate::errors::guard;
 
@@ -116,25 +114,23 @@ impl KeyPolicy {
         allowed_roles: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         guard(py, || {
-            let now = now_or_clock(now)?;
-            let client_ip = match client_ip.filter(|c| !c.is_none()) {
-                Some(c) => Some(parse_ip(&ip_text(c)?)?),
-                None => None,
+            let args = CheckArgs {
+                now: now_or_clock(now)?,
+                client_ip: client_ip
+                    .filter(|c| !c.is_none())
+                    .map(ip_text)
+                    .transpose()?,
+                method: optional_text(method, "method")?.map(|s| String::from(&*s)),
+                required_scopes: string_list(required_scopes, "required_scopes")?
+                    .iter()
+                    .map(|s| String::from(&**s))
+                    .collect(),
+                allowed_roles: string_list(allowed_roles, "allowed_roles")?
+                    .iter()
+                    .map(|s| String::from(&**s))
+                    .collect(),
             };
-            let method = optional_text(method, "method")?;
-            let required = string_list(required_scopes, "required_scopes")?;
-            let roles = string_list(allowed_roles, "allowed_roles")?;
-            let required = as_strs(&required);
-            let roles = as_strs(&roles);
-            let ctx = RequestContext {
-                now,
-                client_ip,
-                method: method.as_deref(),
-                required_scopes: &required,
-                allowed_roles: &roles,
-            };
-            self.inner.check(&ctx)?;
-            Ok(())
+            Ok(args.check(&self.inner)?)
         })
     }
 
