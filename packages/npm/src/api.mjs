@@ -58,7 +58,7 @@ const META_LEN = 13;
 
 /**
  * `{kid, alg, claims}` from what a backend's `Keyset.verify` returns (`write_verified` in
- * bindings/node/src/common.rs): `s` is kid, alg, iss, sub, aud, jti, scope, role and the
+ * bindings/common/src/js.rs): `s` is kid, alg, iss, sub, aud, jti, scope, role and the
  * extra claims (JSON) concatenated; `m` is [presence mask, exp, nbf, iat, end offset of
  * each part of `s`]. Properties are created in the order `JSON.parse` of the claims JSON
  * would create them, so the result is the same object, key order included.
@@ -323,7 +323,7 @@ function createApi(native, backend) {
     return TokenKey[INTERNAL](k);
   };
 
-  // The verify buffer shared with the backend (`split_io` in bindings/node/src/common.rs):
+  // The verify buffer shared with the backend (`split_io` in bindings/common/src/js.rs):
   // META_LEN f64s the backend fills, then the token's UTF-8 written by encodeInto, so no
   // JS string is converted on the native side. One buffer serves every keyset: calls are
   // synchronous. napi: a plain Uint8Array passed along with each call. wasm: a buffer in
