@@ -66,8 +66,8 @@ writeFileSync(
 );
 
 if (want("napi")) {
-  log("napi addon (cargo build -p keyseal-node --release)");
-  const lib = cargoBuild("keyseal-node", [], {}).find((f) => /\.(so|dylib|dll)$/.test(f));
+  log("napi addon (cargo build -p keyseal-js --release)");
+  const lib = cargoBuild("keyseal-js", [], {}).find((f) => /\.(so|dylib|dll)$/.test(f));
   if (!lib) fail("no shared library among the napi build's outputs");
   copyFileSync(lib, join(dist, "keyseal.node"));
 }
@@ -88,9 +88,9 @@ if (want("wasm")) {
   }
   const wasmOpt = tool("WASM_OPT", join(here, "node_modules", ".bin", "wasm-opt"), "wasm-opt");
 
-  log("wasm (cargo build -p keyseal-wasm --release --target wasm32-unknown-unknown, opt-level z)");
+  log("wasm (cargo build -p keyseal-js --release --target wasm32-unknown-unknown, opt-level z)");
   // Size over speed for the shipped .wasm; env overrides keep the root profile untouched.
-  const wasmFile = cargoBuild("keyseal-wasm", ["--target", "wasm32-unknown-unknown"], {
+  const wasmFile = cargoBuild("keyseal-js", ["--target", "wasm32-unknown-unknown"], {
     CARGO_PROFILE_RELEASE_OPT_LEVEL: "z",
     CARGO_PROFILE_RELEASE_PANIC: "abort",
   }).find((f) => f.endsWith(".wasm"));

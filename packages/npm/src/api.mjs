@@ -1,6 +1,6 @@
 // The public JS API of keyseal, built over a native backend: the napi addon (Node) or the
 // wasm build (workerd, browsers, Node). Both backends have the same low-level functions
-// (bindings/node/src/lib.rs, bindings/wasm/src/lib.rs), so this one file gives both the
+// (bindings/js/src/lib.rs, one crate built for each), so this one file gives both the
 // same API, the same error classes and the same argument checks. No keyseal logic lives
 // here: only argument conversion, error conversion and the HTTP helpers' plumbing.
 //
