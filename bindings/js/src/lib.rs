@@ -47,6 +47,13 @@ pub fn io_token_offset() -> u32 {
     common::IO_TOKEN as u32
 }
 
+/// `[code0, family0, code1, family1, ...]`: the core's list of codes, in order.
+#[cfg_attr(not(target_arch = "wasm32"), napi(catch_unwind))]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = errorTable))]
+pub fn error_table() -> Vec<String> {
+    common::error_table()
+}
+
 /// A parsed or generated key; the secret is only reachable through the `expose*` methods.
 #[cfg_attr(not(target_arch = "wasm32"), napi)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen)]

@@ -1,5 +1,5 @@
-//! What only the napi build has: its error type and conversion, byte arrays, the error
-//! table as a list of strings, and `Keyset.verify` over a buffer JS passes in.
+//! What only the napi build has: its error type and conversion, byte arrays, and
+//! `Keyset.verify` over a buffer JS passes in.
 
 use keyseal_binding_common::js as common;
 use napi::bindgen_prelude::Uint8Array;
@@ -16,12 +16,6 @@ pub type Bytes = Uint8Array;
 /// The ONE conversion from a core error to a thrown JS error.
 pub(crate) fn to_js(e: keyseal::Error) -> napi::Error<&'static str> {
     napi::Error::new(e.code(), e.to_string())
-}
-
-/// `[code0, family0, code1, family1, ...]`.
-#[napi(catch_unwind)]
-pub fn error_table() -> Vec<String> {
-    common::error_table()
 }
 
 /// A `Uint8Array` read and written in place. An alias because napi-derive reads a literal

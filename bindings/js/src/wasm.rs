@@ -11,7 +11,7 @@ use crate::{Keyset, Validation};
 pub type Result<T> = std::result::Result<T, JsValue>;
 
 /// Bytes from and to JS.
-pub type Bytes = Vec<u8>;
+pub type Bytes = Box<[u8]>;
 
 /// The ONE conversion from a core error to a thrown JS error.
 pub(crate) fn to_js(e: keyseal::Error) -> JsValue {
@@ -23,15 +23,6 @@ pub(crate) fn to_js(e: keyseal::Error) -> JsValue {
         &JsValue::from_str(e.code()),
     );
     err.into()
-}
-
-/// `[code0, family0, code1, family1, ...]`, as a JS array.
-#[wasm_bindgen(js_name = errorTable)]
-pub fn error_table() -> js_sys::Array {
-    common::error_table()
-        .iter()
-        .map(|s| JsValue::from_str(s))
-        .collect()
 }
 
 thread_local! {
