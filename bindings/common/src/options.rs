@@ -95,9 +95,8 @@ impl ExchangeArgs<'_> {
             scopes: self.scopes,
             role: self.role,
         };
-        let defaults = ExchangeOptions::default();
         let options = ExchangeOptions {
-            ttl: self.ttl.unwrap_or(defaults.ttl),
+            ttl: self.ttl.unwrap_or(keyseal::token::DEFAULT_EXCHANGE_TTL),
             issuer: self.issuer,
             audience: self.audience,
             jti: self.jti,
