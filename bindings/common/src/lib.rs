@@ -1,7 +1,8 @@
 //! What every keyseal binding shares, so each rule is written once.
 //!
-//! - [`options`]: verify options, exchange arguments and key policies, built into core
-//!   values by one function each, with one error text each, whatever the host language.
+//! - [`options`]: verify options, exchange arguments, key policies and the requests a policy
+//!   checks, built into core values by one function each, with one error text each,
+//!   whatever the host language.
 //!   The bindings only turn host values (Python keywords, a JS options object) into these
 //!   plain structs.
 //! - [`js`]: the JSON shapes of the napi and the wasm binding (options as JSON text, the
