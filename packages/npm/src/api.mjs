@@ -1,6 +1,6 @@
 // The public JS API of keyseal, built over a native backend: the napi addon (Node) or the
 // wasm build (workerd, browsers, Node). Both backends have the same low-level functions
-// (bindings/node/src/lib.rs, bindings/wasm/src/lib.rs), so this one file gives both the
+// (bindings/js/src/lib.rs, one crate built for each), so this one file gives both the
 // same API, the same error classes and the same argument checks. No keyseal logic lives
 // here: only argument conversion, error conversion and the HTTP helpers' plumbing.
 //
@@ -66,7 +66,7 @@ const META_LEN = 13;
 
 /**
  * `{kid, alg, claims}` from what a backend's `Keyset.verify` returns (`write_verified` in
- * bindings/node/src/common.rs): `s` is kid, alg, iss, sub, aud, jti, scope, role and the
+ * bindings/common/src/js.rs): `s` is kid, alg, iss, sub, aud, jti, scope, role and the
  * extra claims (JSON) concatenated; `m` is [presence mask, exp, nbf, iat, end offset of
  * each part of `s`]. Properties are created in the order `JSON.parse` of the claims JSON
  * would create them, so the result is the same object, key order included.
@@ -331,7 +331,7 @@ function createApi(native, backend) {
     return TokenKey[INTERNAL](k);
   };
 
-  // The verify buffer shared with the backend (`split_io` in bindings/node/src/common.rs):
+  // The verify buffer shared with the backend (`split_io` in bindings/common/src/js.rs):
   // META_LEN f64s the backend fills, then the token's UTF-8 written by encodeInto, so no
   // JS string is converted on the native side. One buffer serves every keyset: calls are
   // synchronous. napi: a plain Uint8Array passed along with each call. wasm: a buffer in

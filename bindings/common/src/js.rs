@@ -1,5 +1,4 @@
-//! Conversion code shared by the napi and the wasm binding (the wasm crate includes this
-//! file with `#[path]`), so both backends turn JavaScript input into core types with the
+//! The JSON shapes of the napi and the wasm binding, so both backends turn JavaScript input into core types with the
 //! same code and produce the same bytes. No keyseal logic lives here: only the shapes of
 //! JSON options and results.
 //!
@@ -12,10 +11,11 @@
 //! shipped `.wasm`.
 
 use keyseal::{
-    AudienceRef, Claim, Claims, ClaimsRef, Error, ExchangeOptions, KeyIdentity, KeyPolicy, Keyset,
-    RequestContext, Result, Scope, Validation, VerifiedRef,
+    AudienceRef, Claims, ClaimsRef, Error, KeyPolicy, Keyset, Result, Validation, VerifiedRef,
 };
 use serde_json::{Map, Value};
+
+use crate::options::{CheckArgs, ExchangeArgs, PolicyOptions, VerifyOptions};
 
 /// A JS number of unix seconds as an `i64`, rounded down (RFC 7519 NumericDate).
 /// Finite values beyond the i64 range saturate (JS numbers cannot spell `i64::MAX`
@@ -139,84 +139,45 @@ fn strings(v: Value) -> Option<Vec<String>> {
         .collect()
 }
 
-/// Verify options as JSON (`{leeway, audience, issuer, required,
+/// Verify options from JSON (`{leeway, audience, issuer, required,
 /// dangerouslyAllowMissingExp, maxTokenLen}`).
-struct VerifyOptions {
-    leeway: Option<u64>,
-    audience: Vec<String>,
-    issuer: Vec<String>,
-    required: Vec<String>,
-    dangerously_allow_missing_exp: bool,
-    max_token_len: Option<usize>,
+fn verify_options(json: &str) -> Option<VerifyOptions<String>> {
+    let mut f = Fields::parse(
+        json,
+        &[
+            "leeway",
+            "audience",
+            "issuer",
+            "required",
+            "dangerouslyAllowMissingExp",
+            "maxTokenLen",
+        ],
+    )?;
+    Some(VerifyOptions {
+        leeway: f.opt_u64("leeway")?,
+        audience: f.one_or_many("audience")?,
+        issuer: f.one_or_many("issuer")?,
+        required: f.opt_str_list("required")?.unwrap_or_default(),
+        dangerously_allow_missing_exp: f.opt_bool("dangerouslyAllowMissingExp")?.unwrap_or(false),
+        // usize: on wasm32 a length beyond u32 is the wrong type, as before.
+        max_token_len: match f.opt_u64("maxTokenLen")? {
+            None => None,
+            Some(n) => Some(usize::try_from(n).ok()?),
+        },
+    })
 }
 
-impl VerifyOptions {
-    fn parse(json: &str) -> Option<VerifyOptions> {
-        let mut f = Fields::parse(
-            json,
-            &[
-                "leeway",
-                "audience",
-                "issuer",
-                "required",
-                "dangerouslyAllowMissingExp",
-                "maxTokenLen",
-            ],
-        )?;
-        Some(VerifyOptions {
-            leeway: f.opt_u64("leeway")?,
-            audience: f.one_or_many("audience")?,
-            issuer: f.one_or_many("issuer")?,
-            required: f.opt_str_list("required")?.unwrap_or_default(),
-            dangerously_allow_missing_exp: f
-                .opt_bool("dangerouslyAllowMissingExp")?
-                .unwrap_or(false),
-            // usize: on wasm32 a length beyond u32 is the wrong type, as before.
-            max_token_len: match f.opt_u64("maxTokenLen")? {
-                None => None,
-                Some(n) => Some(usize::try_from(n).ok()?),
-            },
-        })
-    }
-}
-
-/// Builds a [`Validation`] from verify options JSON (`{leeway, audience, issuer, required,
-/// dangerouslyAllowMissingExp, maxTokenLen}`; absent = the core's defaults). `required`
-/// adds claims to the default `exp`; only `dangerouslyAllowMissingExp: true` stops
-/// requiring `exp`, and naming `exp` in `required` requires it even then.
+/// Builds a [`Validation`] from verify options JSON (absent = the core's defaults), with
+/// [`VerifyOptions::build`].
 pub fn validation_from_json(json: &str) -> Result<Validation> {
-    let o = VerifyOptions::parse(json).ok_or_else(|| {
-        bad_options(
-            "verify options",
-            "{leeway?: integer, audience?: string | string[], issuer?: string | string[], required?: string[], dangerouslyAllowMissingExp?: boolean, maxTokenLen?: integer}",
-        )
-    })?;
-    let mut v = Validation::new();
-    if let Some(leeway) = o.leeway {
-        v = v.with_leeway(leeway)?;
-    }
-    for a in o.audience {
-        v = v.with_audience(&a);
-    }
-    for i in o.issuer {
-        v = v.with_issuer(&i);
-    }
-    if o.dangerously_allow_missing_exp {
-        v = v.dangerously_allow_missing_exp();
-    }
-    for name in o.required {
-        let claim = Claim::from_name(&name).ok_or_else(|| {
+    verify_options(json)
+        .ok_or_else(|| {
             bad_options(
-                "required",
-                "names of registered claims (iss, sub, aud, exp, nbf, iat, jti, scope, role)",
+                "verify options",
+                "{leeway?: integer, audience?: string | string[], issuer?: string | string[], required?: string[], dangerouslyAllowMissingExp?: boolean, maxTokenLen?: integer}",
             )
-        })?;
-        v = v.require(claim);
-    }
-    if let Some(max) = o.max_token_len {
-        v = v.with_max_token_len(max)?;
-    }
-    Ok(v)
+        })?
+        .build()
 }
 
 /// Claims from a JSON object, with the same types the core accepts in a token payload.
@@ -364,8 +325,8 @@ pub fn write_verified(v: &VerifiedRef<'_>, out: &mut String, meta_out: &mut [u8]
     Ok(())
 }
 
-/// `keyset.exchange({...})` arguments.
-struct ExchangeArgs {
+/// `keyset.exchange({...})` arguments, as read from JSON (`now` still a JS number).
+struct ExchangeJson {
     key_id: String,
     owner: Option<String>,
     scopes: Vec<String>,
@@ -377,15 +338,15 @@ struct ExchangeArgs {
     jti: Option<String>,
 }
 
-impl ExchangeArgs {
-    fn parse(json: &str) -> Option<ExchangeArgs> {
+impl ExchangeJson {
+    fn parse(json: &str) -> Option<ExchangeJson> {
         let mut f = Fields::parse(
             json,
             &[
                 "keyId", "owner", "scopes", "role", "now", "ttl", "issuer", "audience", "jti",
             ],
         )?;
-        Some(ExchangeArgs {
+        Some(ExchangeJson {
             key_id: f.req_str("keyId")?,
             owner: f.opt_str("owner")?,
             scopes: f.str_list("scopes")?,
@@ -401,28 +362,25 @@ impl ExchangeArgs {
 
 /// Issues an exchange token: returns `{"token":..,"claims":{..}}`.
 pub fn exchange_to_json(keyset: &Keyset, json: &str) -> Result<String> {
-    let a = ExchangeArgs::parse(json).ok_or_else(|| {
+    let a = ExchangeJson::parse(json).ok_or_else(|| {
         bad_options(
             "exchange options",
             "{keyId: string, now: number, owner?, scopes?: string[], role?, ttl?: integer, issuer?, audience?, jti?}",
         )
     })?;
     let scopes: Vec<&str> = a.scopes.iter().map(String::as_str).collect();
-    let identity = KeyIdentity {
+    let claims = ExchangeArgs {
         key_id: &a.key_id,
         owner: a.owner.as_deref(),
         scopes: &scopes,
         role: a.role.as_deref(),
-    };
-    let mut options = ExchangeOptions::default();
-    if let Some(ttl) = a.ttl {
-        options.ttl = ttl;
+        now: time_from_f64("now", a.now)?,
+        ttl: a.ttl,
+        issuer: a.issuer,
+        audience: a.audience,
+        jti: a.jti,
     }
-    options.issuer = a.issuer;
-    options.audience = a.audience;
-    options.jti = a.jti;
-    let now = time_from_f64("now", a.now)?;
-    let claims = keyseal::exchange_claims(&identity, now, &options)?;
+    .claims()?;
     let token = keyset.issue(&claims)?;
     let claims = claims_json(&claims)?;
     let mut out = String::with_capacity(token.len() + claims.len() + 24);
@@ -435,77 +393,45 @@ pub fn exchange_to_json(keyset: &Keyset, json: &str) -> Result<String> {
     Ok(out)
 }
 
-/// `new KeyPolicy({...})` options.
-struct PolicyOptions {
-    enabled: Option<bool>,
-    revoked: Option<bool>,
-    expires_at: Option<f64>,
-    role: Option<String>,
-    scopes: Vec<String>,
-    read_only: Option<bool>,
-    allowed_ips: Vec<String>,
+/// `new KeyPolicy({...})` options, as read from JSON (`expiresAt` still a JS number).
+fn policy_options(json: &str) -> Option<(PolicyOptions<String>, Option<f64>)> {
+    let mut f = Fields::parse(
+        json,
+        &[
+            "enabled",
+            "revoked",
+            "expiresAt",
+            "role",
+            "scopes",
+            "readOnly",
+            "allowedIps",
+        ],
+    )?;
+    let options = PolicyOptions {
+        enabled: f.opt_bool("enabled")?,
+        revoked: f.opt_bool("revoked")?,
+        expires_at: None,
+        role: f.opt_str("role")?,
+        scopes: f.str_list("scopes")?,
+        read_only: f.opt_bool("readOnly")?,
+        allowed_ips: f.str_list("allowedIps")?,
+    };
+    Some((options, f.opt_f64("expiresAt")?))
 }
 
-impl PolicyOptions {
-    fn parse(json: &str) -> Option<PolicyOptions> {
-        let mut f = Fields::parse(
-            json,
-            &[
-                "enabled",
-                "revoked",
-                "expiresAt",
-                "role",
-                "scopes",
-                "readOnly",
-                "allowedIps",
-            ],
-        )?;
-        Some(PolicyOptions {
-            enabled: f.opt_bool("enabled")?,
-            revoked: f.opt_bool("revoked")?,
-            expires_at: f.opt_f64("expiresAt")?,
-            role: f.opt_str("role")?,
-            scopes: f.str_list("scopes")?,
-            read_only: f.opt_bool("readOnly")?,
-            allowed_ips: f.str_list("allowedIps")?,
-        })
-    }
-}
-
-/// Builds a [`KeyPolicy`]; bad scopes and CIDRs fail with the core's errors.
+/// Builds a [`KeyPolicy`] with [`PolicyOptions::build`]; bad scopes and CIDRs fail with
+/// the core's errors.
 pub fn policy_from_json(json: &str) -> Result<KeyPolicy> {
-    let o = PolicyOptions::parse(json).ok_or_else(|| {
+    let (mut options, expires_at) = policy_options(json).ok_or_else(|| {
         bad_options(
             "policy",
             "{enabled?: boolean, revoked?: boolean, expiresAt?: number, role?: string, scopes?: string[], readOnly?: boolean, allowedIps?: string[]}",
         )
     })?;
-    let mut p = KeyPolicy::default();
-    if let Some(v) = o.enabled {
-        p.enabled = v;
-    }
-    if let Some(v) = o.revoked {
-        p.revoked = v;
-    }
-    p.expires_at = o
-        .expires_at
+    options.expires_at = expires_at
         .map(|t| time_from_f64("expiresAt", t))
         .transpose()?;
-    p.role = o.role;
-    p.scopes = o
-        .scopes
-        .iter()
-        .map(|s| Scope::new(s))
-        .collect::<Result<_>>()?;
-    if let Some(v) = o.read_only {
-        p.read_only = v;
-    }
-    p.allowed_ips = o
-        .allowed_ips
-        .iter()
-        .map(|s| s.parse())
-        .collect::<Result<_>>()?;
-    Ok(p)
+    options.build()
 }
 
 /// `policy.check({...})` context.
@@ -539,7 +465,7 @@ impl ContextOptions {
     }
 }
 
-/// Checks `policy` against a request context given as JSON.
+/// Checks `policy` against a request context given as JSON, with [`CheckArgs::check`].
 pub fn check_policy_json(policy: &KeyPolicy, json: &str) -> Result<()> {
     let c = ContextOptions::parse(json).ok_or_else(|| {
         bad_options(
@@ -547,21 +473,14 @@ pub fn check_policy_json(policy: &KeyPolicy, json: &str) -> Result<()> {
             "{now: number, clientIp?: string, method?: string, requiredScopes?: string[], allowedRoles?: string[]}",
         )
     })?;
-    let client_ip = c
-        .client_ip
-        .as_deref()
-        .map(keyseal::policy::parse_ip)
-        .transpose()?;
-    let required: Vec<&str> = c.required_scopes.iter().map(String::as_str).collect();
-    let roles: Vec<&str> = c.allowed_roles.iter().map(String::as_str).collect();
-    let ctx = RequestContext {
+    CheckArgs {
         now: time_from_f64("now", c.now)?,
-        client_ip,
-        method: c.method.as_deref(),
-        required_scopes: &required,
-        allowed_roles: &roles,
-    };
-    policy.check(&ctx)
+        client_ip: c.client_ip,
+        method: c.method,
+        required_scopes: c.required_scopes,
+        allowed_roles: c.allowed_roles,
+    }
+    .check(policy)
 }
 
 /// `[kind, source, value]` of the credential in `flat` = `[name0, value0, name1, ...]`.
