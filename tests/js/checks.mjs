@@ -267,8 +267,8 @@ export async function apiChecks(api, { errorCodes, familyOf }) {
       const missing = await api.verifyRequest(new Request("https://x.example/"), { keyset: ks });
       eq([missing.ok, missing.status, missing.error.code], [false, 401, "missing_credential"], "missing");
       const internal = await api.verifyRequest(req(good), { keyset: ks, authorize: () => { throw new api.KeysealError("storage_unavailable", "storage unavailable: db down"); } });
-      eq([internal.status, internal.error.code], [500, "storage_unavailable"], "a KeysealError keeps its code");
-      eq(await internal.response().json(), { error: "internal", message: "internal error" }, "500 body");
+      eq([internal.status, internal.error.code], [503, "storage_unavailable"], "a KeysealError keeps its code");
+      eq((await internal.response().json()).error, "storage_unavailable", "503 body: retry later");
       const typo = await api.verifyRequest(req(good), { keyset: ks, verifyKey: "nope" }).then(() => "resolved", (e) => e);
       if (!(typo instanceof TypeError) || !typo.message.includes("verifyKey must be a function")) fail(`bad options: ${typo}`);
     },
@@ -295,7 +295,7 @@ export async function apiChecks(api, { errorCodes, familyOf }) {
       if (text.includes("hunter2") || text.includes("postgres")) fail("the rejection's message reached the client");
       eq(JSON.parse(text).error, "digest_mismatch", "code");
       const keyseal = await serve(() => Promise.reject(new api.PolicyError("key_revoked", "key revoked: the key was revoked")));
-      eq([keyseal.status, (await keyseal.json()).error, handled], [403, "key_revoked", 0], "a rejected KeysealError keeps its code");
+      eq([keyseal.status, (await keyseal.json()).error, handled], [401, "key_revoked", 0], "a rejected KeysealError keeps its code");
       for (const none of [undefined, null, false]) {
         const r = await serve(async () => none);
         eq([r.status, (await r.json()).error, handled], [401, "digest_mismatch", 0], `resolved to ${none}`);
@@ -335,7 +335,7 @@ export async function apiChecks(api, { errorCodes, familyOf }) {
       const verifyKey = async (k) => ({ id: k.id });
       const cases = [
         ["rejects", async () => { throw new Error("acl service down"); }, 403, "insufficient_scope"],
-        ["rejects with a PolicyError", async () => new api.KeyPolicy({ revoked: true }).check(), 403, "key_revoked"],
+        ["rejects with a PolicyError", async () => new api.KeyPolicy({ revoked: true }).check(), 401, "key_revoked"],
         ["resolves to false", async () => false, 403, "insufficient_scope"],
         ["returns false", () => false, 403, "insufficient_scope"],
         ["returns a rejected Promise", () => Promise.reject(new api.CredentialError("missing_credential", "missing credential: none")), 401, "missing_credential"],

@@ -38,8 +38,23 @@ const FAMILY_STATUS = {
   credential: 401,
   policy: 403,
   config: 500,
-  registry: 500,
+  registry: 401,
   internal: 500,
+};
+
+/**
+ * Codes whose status is not their family's: a key that cannot be used at all
+ * (revoked, disabled, expired) is unauthenticated, not forbidden; `permission_denied`
+ * forbids; `storage_unavailable` asks to retry. With FAMILY_STATUS this is the
+ * `credential_status` column of server/errors.json, the one code -> status table
+ * (tests/js/status.test.mjs compares every code).
+ */
+const CODE_STATUS = {
+  key_revoked: 401,
+  key_disabled: 401,
+  key_expired: 401,
+  permission_denied: 403,
+  storage_unavailable: 503,
 };
 
 /** The `WWW-Authenticate` value of every 401 answer (server/errors.json `www_authenticate`). */
@@ -704,12 +719,12 @@ function createApi(native, backend) {
   }
 
   function statusOf(e) {
-    return e instanceof KeysealError ? FAMILY_STATUS[e.family] ?? 500 : 500;
+    return e instanceof KeysealError ? CODE_STATUS[e.code] ?? FAMILY_STATUS[e.family] ?? 500 : 500;
   }
 
   /** The JSON body of an error answer; server-side failures (500) say nothing more. */
   function errorBody(e) {
-    return e instanceof KeysealError && statusOf(e) < 500
+    return e instanceof KeysealError && statusOf(e) !== 500
       ? { error: e.code, message: e.message }
       : { error: "internal", message: "internal error" };
   }
