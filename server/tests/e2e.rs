@@ -4,6 +4,7 @@
 
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use std::collections::HashSet;
@@ -12,22 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{Value, json};
-
-/// Runs `$body(Backend)` as a SQLite test and a PostgreSQL test.
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(super::Backend::Sqlite);
-            }
-            #[test]
-            fn postgres() {
-                super::$name(super::Backend::Postgres);
-            }
-        }
-    };
-}
 
 fn setup(b: Backend) -> Option<(Env, Server)> {
     let env = Env::new(b)?;
