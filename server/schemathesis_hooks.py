@@ -63,7 +63,7 @@ OWNER_ID = OWNER_KEY.split("_")[1]
 PROTECTED = {OWNER_ID, "owner", "name:owner", TARGET_ID, "fuzz-target", "name:fuzz-target"}
 
 KEY_OPERATIONS = {"getKey", "updateKey", "setKeyEnabled", "enableKey", "disableKey", "rollKey", "deleteKey"}
-EXCHANGE_OPERATIONS = {"exchangeToken", "exchangeTokenSeed000"}
+EXCHANGE_OPERATIONS = {"exchangeToken", "exchangeTokenAlias"}
 
 _session = requests.Session()
 _session.headers["x-api-key"] = OWNER_KEY

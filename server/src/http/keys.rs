@@ -44,17 +44,17 @@ struct CreateBody {
     name: String,
     #[serde(default)]
     description: Option<String>,
-    /// Seed 003 calls it `userId`.
+    /// The company-keys flow (docs/compat.md) calls it `userId`.
     #[serde(default, alias = "userId")]
     owner: Option<String>,
     #[serde(default)]
     role: Option<String>,
     #[serde(default)]
     scopes: Option<Vec<String>>,
-    /// Seed 002 calls it `isReadAccessOnly`.
+    /// The scoped-keys flow (docs/compat.md) calls it `isReadAccessOnly`.
     #[serde(default, alias = "isReadAccessOnly")]
     read_only: Option<bool>,
-    /// Seed 003 calls it `whitelistedIPs`.
+    /// The company-keys flow calls it `whitelistedIPs`.
     #[serde(default, alias = "whitelistedIPs")]
     allowed_ips: Option<Vec<String>>,
     #[serde(default)]
@@ -235,7 +235,8 @@ async fn set_enabled(st: &Arc<AppState>, m: &Writer, key: KeyId, enabled: bool) 
     Ok(m.answer(record_response(StatusCode::OK, &rec, None)))
 }
 
-/// Seed 001: `PUT .../api-keys/{key}` with `{"enabled": false}`.
+/// The named-keys flow (docs/compat.md): `PUT .../api-keys/{key}` with
+/// `{"enabled": false}`.
 async fn put_key(State(st): St, m: Writer, key: KeyId, RawBody(body): RawBody) -> ApiResult {
     let b: EnabledBody = parse_json(&body)?;
     set_enabled(&st, &m, key, b.enabled).await

@@ -87,7 +87,7 @@ const PAGING_PARAMS: [&str; 6] = [
     "offset",
 ];
 
-/// The list envelope (seed 003): `data`, `count`, `total`, `has_more`, `next_url`,
+/// The list envelope (the company-keys flow of docs/compat.md): `data`, `count`, `total`, `has_more`, `next_url`,
 /// `previous_url`. URLs keep the filters and the limit and move by cursor.
 fn envelope<T: serde::Serialize>(
     page: Page<T>,

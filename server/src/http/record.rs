@@ -66,8 +66,9 @@ pub fn record_response(
     resp
 }
 
-/// The new key shown once: the full key (`secret`, seed 001), and its halves for
-/// clients that send `accessKey` + `secretKey` (seed 004).
+/// The new key shown once: the full key (`secret`, as the named-keys flow of
+/// docs/compat.md shows it), and its halves for clients that send `accessKey` +
+/// `secretKey` (the access-key/secret-key flow).
 pub fn secret_fields(key: &keyseal::ApiKey) -> Value {
     json!({
         "secret": key.expose(),

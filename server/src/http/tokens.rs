@@ -33,7 +33,7 @@ pub fn router() -> Router<Arc<AppState>> {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ExchangeBody {
-    /// Seed 000: `{"value": "<key>"}`.
+    /// The key-for-token flow (docs/compat.md): `{"value": "<key>"}`.
     value: String,
 }
 
@@ -48,7 +48,7 @@ struct TokenVerifyBody {
     account: Option<String>,
 }
 
-/// Token exchange (seed 000): the API key in `x-api-key`, `Authorization: Bearer`,
+/// Token exchange (the key-for-token flow of docs/compat.md): the API key in `x-api-key`, `Authorization: Bearer`,
 /// `accessKey` + `secretKey`, or the JSON body `{"value": "<key>"}`.
 async fn exchange(
     State(st): St,
@@ -84,7 +84,7 @@ async fn exchange(
         let mut ctx = RequestContext::at(t);
         ctx.client_ip = Some(ip);
         // A read-only key cannot be exchanged: tokens carry no read-only claim, so the
-        // token would outgrow its key (seed 002).
+        // token would outgrow its key (the scoped-keys flow).
         ctx.method = Some("POST");
         if io {
             Some(reg.exchange(&key, &ctx, None))
