@@ -132,7 +132,7 @@ impl From<PyErr> for Failure {
     }
 }
 
-pub(crate) type Res<T> = Result<T, Failure>;
+pub(crate) type BindingResult<T> = Result<T, Failure>;
 
 /// Adds the exception classes and `ERROR_CODES` (code -> family, read-only) to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

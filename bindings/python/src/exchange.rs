@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::convert::{as_strs, non_negative, now_or_clock, optional_text, string_list, text};
-use crate::errors::{Res, guard};
+use crate::errors::{BindingResult, guard};
 use crate::json::claims_to_py;
 
 // pyo3 signatures take literal defaults (they are what `inspect.signature`, stubtest and
@@ -24,7 +24,7 @@ pub(crate) fn exchange_core_claims(
     issuer: Option<&Bound<'_, PyAny>>,
     audience: Option<&Bound<'_, PyAny>>,
     jti: Option<&Bound<'_, PyAny>>,
-) -> Res<Claims> {
+) -> BindingResult<Claims> {
     let key_id = text(key_id, "key_id")?;
     let owner = optional_text(owner, "owner")?;
     let scopes = string_list(scopes, "scopes")?;

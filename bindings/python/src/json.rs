@@ -9,7 +9,7 @@ use pyo3::types::{PyBool, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyString, 
 use serde_json::{Map, Number, Value};
 
 use crate::convert::{q, seconds, type_error};
-use crate::errors::Res;
+use crate::errors::BindingResult;
 
 const MAX_DEPTH: usize = 64;
 
@@ -121,7 +121,7 @@ pub(crate) fn items_of<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Bou
 /// A claims mapping as the core's `Claims`: first as JSON (an aware `datetime` for
 /// `exp`/`nbf`/`iat` becomes its seconds), then the core's `Claims::from_json`, so claims
 /// are typed by the same rules as in every other runtime and in received tokens.
-pub(crate) fn claims_from_py(obj: &Bound<'_, PyAny>) -> Res<Claims> {
+pub(crate) fn claims_from_py(obj: &Bound<'_, PyAny>) -> BindingResult<Claims> {
     let mut map = Map::new();
     let mut add = |k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>| -> PyResult<()> {
         if !k.is_instance_of::<PyString>() {

@@ -2,13 +2,13 @@
 
 use pyo3::prelude::*;
 
-use crate::errors::{Res, guard};
+use crate::errors::{BindingResult, guard};
 
 /// Panics inside the binding's guard, to prove that no panic reaches Python: the caller
 /// gets `InternalError` with code `internal`. Used by the test suite only.
 #[pyfunction]
 fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
-    guard(py, || -> Res<()> {
+    guard(py, || -> BindingResult<()> {
         let empty: Vec<u8> = Vec::new();
         // An out-of-bounds index panics; the guard must turn it into `internal`.
         let i = std::hint::black_box(empty.len() + 1);

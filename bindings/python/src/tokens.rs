@@ -7,7 +7,7 @@ use pyo3::types::{PyDict, PyTuple};
 use crate::convert::{
     now_or_clock, optional_seconds, optional_text, q, seconds, secret_bytes, text, type_error,
 };
-use crate::errors::{Res, guard};
+use crate::errors::{BindingResult, guard};
 use crate::exchange::exchange_core_claims;
 use crate::json::{claims_from_py, claims_to_py};
 use crate::validation::{VerifyKwargs, pick_validation};
@@ -283,7 +283,7 @@ impl Keyset {
         validation: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
         kwargs: &VerifyKwargs<'_, '_>,
-    ) -> Res<keyseal::VerifiedToken> {
+    ) -> BindingResult<keyseal::VerifiedToken> {
         let token = text(token, "token")?;
         let now = now_or_clock(now)?;
         let v = pick_validation(validation, kwargs)?;

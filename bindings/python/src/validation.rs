@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::convert::{non_negative, q, string_list, strings, tuple_body, type_error};
-use crate::errors::{Res, guard};
+use crate::errors::{BindingResult, guard};
 
 // pyo3 signatures take literal defaults (they are what `inspect.signature`, stubtest and
 // the `.pyi` show); the build fails if one drifts from the core's constant.
@@ -43,7 +43,7 @@ impl VerifyKwargs<'_, '_> {
 
     /// The core's `Validation`, built by the bindings' one [`VerifyOptions::build`]; the
     /// shared default when all options are default.
-    fn validation(&self) -> Res<Cow<'static, Validation>> {
+    fn validation(&self) -> BindingResult<Cow<'static, Validation>> {
         if self.is_default() {
             return Ok(Cow::Borrowed(&*DEFAULT_VALIDATION));
         }
@@ -154,7 +154,7 @@ impl PyValidation {
 pub(crate) fn pick_validation<'a>(
     given: Option<&'a Bound<'_, PyAny>>,
     kwargs: &VerifyKwargs<'_, '_>,
-) -> Res<Cow<'a, Validation>> {
+) -> BindingResult<Cow<'a, Validation>> {
     match given.filter(|v| !v.is_none()) {
         Some(v) => {
             let v = v

@@ -125,8 +125,8 @@ impl<'a> Session<'a> {
 
     /// `/v1/accounts/{account}/keys`, then `/{id}` and `/{action}` when given.
     pub fn keys_path(&self, id: Option<&str>, action: Option<&str>) -> String {
-        let mut p = format!("/v1/accounts/{}/keys", enc(&self.account));
-        for seg in [id.map(enc), action.map(str::to_owned)]
+        let mut p = format!("/v1/accounts/{}/keys", path_segment(&self.account));
+        for seg in [id.map(path_segment), action.map(str::to_owned)]
             .into_iter()
             .flatten()
         {
@@ -172,7 +172,7 @@ fn account_of(c: &Client, conn: &Conn) -> Result<String, Fail> {
         .ok_or_else(|| fail1("the server did not say which account the key belongs to"))
 }
 
-fn enc(s: &str) -> String {
+fn path_segment(s: &str) -> String {
     // Path segments: percent-encode everything outside the unreserved set.
     s.bytes()
         .map(|b| {
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn path_segments_are_encoded() {
-        assert_eq!(enc("acct_1.a-b~c"), "acct_1.a-b~c");
-        assert_eq!(enc("a/b c"), "a%2Fb%20c");
+        assert_eq!(path_segment("acct_1.a-b~c"), "acct_1.a-b~c");
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
     }
 }

@@ -25,7 +25,7 @@ async fn audit_log(State(st): St, m: Reader, RawQuery(raw): RawQuery) -> ApiResu
         Ok(())
     })?;
     (q.limit, q.starting_after, q.ending_before, q.offset) = req.cursor();
-    let page = m.op(&st, move |reg, acct, _| reg.audit(acct, &q)).await?;
+    let page = m.run(&st, move |reg, acct, _| reg.audit(acct, &q)).await?;
     let base = format!("/v1/accounts/{}/audit", m.account);
     let body = req.envelope(page, &base, |e| {
         serde_json::to_value(e).unwrap_or(Value::Null)

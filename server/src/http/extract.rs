@@ -17,7 +17,7 @@ use keyseal::{Credential, Error, ErrorCode, RequestContext, extract_credential};
 use keyseal_registry::{Actor, KeyRecord, Registry};
 
 use super::OWNER_ROLE;
-use super::state::{ApiResult, AppState, now, on_verify_path, op};
+use super::state::{ApiResult, AppState, management_call, now, on_verify_path};
 use crate::error::ApiError;
 
 /// The id of the key that authenticated a request, for logs (never the secret).
@@ -181,14 +181,14 @@ impl<const WRITE: bool> Manager<WRITE> {
     }
 
     /// Runs a registry operation on the caller's account, with the caller as the audit
-    /// log's actor: `f(registry, account, actor)` (see [`op`]).
-    pub async fn op<T, F>(&self, st: &Arc<AppState>, f: F) -> ApiResult<T>
+    /// log's actor: `f(registry, account, actor)` (see [`management_call`]).
+    pub async fn run<T, F>(&self, st: &Arc<AppState>, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Registry, &str, &Actor) -> Result<T, Error> + Send + 'static,
     {
         let (account, actor) = (self.account.clone(), Actor::key(&self.caller.id));
-        op(st, move |reg| f(reg, &account, &actor)).await
+        management_call(st, move |reg| f(reg, &account, &actor)).await
     }
 }
 

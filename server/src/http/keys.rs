@@ -119,7 +119,7 @@ async fn create_key(State(st): St, m: Writer, RawBody(body): RawBody) -> ApiResu
         metadata: b.metadata.unwrap_or_default(),
     };
     let created = m
-        .op(&st, move |reg, _, actor| reg.create(&new, actor))
+        .run(&st, move |reg, _, actor| reg.create(&new, actor))
         .await?;
     tracing::info!(key_id = %created.record.id, account = %m.account, by = %m.caller.id, "key created");
     let mut resp = record_response(StatusCode::CREATED, &created.record, Some(&created.key));
@@ -155,14 +155,14 @@ async fn list_keys(State(st): St, m: Reader, RawQuery(raw): RawQuery) -> ApiResu
         Ok(())
     })?;
     (q.limit, q.starting_after, q.ending_before, q.offset) = req.cursor();
-    let page = m.op(&st, move |reg, acct, _| reg.list(acct, &q)).await?;
+    let page = m.run(&st, move |reg, acct, _| reg.list(acct, &q)).await?;
     let base = format!("/v1/accounts/{}/keys", m.account);
     Ok(m.answer(Json(req.envelope(page, &base, record_json)).into_response()))
 }
 
 async fn get_key(State(st): St, m: Reader, KeyId { id, .. }: KeyId) -> ApiResult {
     let rec = m
-        .op(&st, move |reg, acct, _| {
+        .run(&st, move |reg, acct, _| {
             reg.get(acct, &reg.resolve_key(acct, &id)?)
         })
         .await?;
@@ -191,7 +191,7 @@ async fn patch_key(State(st): St, m: Writer, key: KeyId, RawBody(body): RawBody)
     };
     let id = key.id;
     let rec = m
-        .op(&st, move |reg, acct, actor| {
+        .run(&st, move |reg, acct, actor| {
             reg.update(acct, &reg.resolve_key(acct, &id)?, &patch, actor)
         })
         .await?;
@@ -205,7 +205,7 @@ async fn set_enabled(st: &Arc<AppState>, m: &Writer, key: KeyId, enabled: bool) 
     let expected = key.if_match()?;
     let id = key.id;
     let rec: KeyRecord = m
-        .op(st, move |reg, account, actor| {
+        .run(st, move |reg, account, actor| {
             let id = reg.resolve_key(account, &id)?;
             let mut attempts = 0;
             loop {
@@ -252,7 +252,7 @@ async fn delete_key(State(st): St, m: Writer, key: KeyId) -> ApiResult {
     let expected = key.if_match()?;
     let id = key.id;
     let rec = m
-        .op(&st, move |reg, acct, actor| {
+        .run(&st, move |reg, acct, actor| {
             reg.delete(acct, &reg.resolve_key(acct, &id)?, expected, actor)
         })
         .await?;
@@ -265,7 +265,7 @@ async fn roll_key(State(st): St, m: Writer, key: KeyId, RawBody(body): RawBody) 
     let expected = key.if_match()?;
     let id = key.id;
     let rolled = m
-        .op(&st, move |reg, acct, actor| {
+        .run(&st, move |reg, acct, actor| {
             let id = reg.resolve_key(acct, &id)?;
             reg.roll(acct, &id, b.grace_seconds, expected, actor)
         })

@@ -140,7 +140,7 @@ where
 }
 
 /// Runs a registry operation and maps its error for a management call.
-pub async fn op<T, F>(st: &Arc<AppState>, f: F) -> ApiResult<T>
+pub async fn management_call<T, F>(st: &Arc<AppState>, f: F) -> ApiResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&Registry) -> Result<T, Error> + Send + 'static,
@@ -177,7 +177,7 @@ mod tests {
         assert!(st.lookup_slots.try_acquire().is_err());
         let listed = tokio::time::timeout(
             std::time::Duration::from_secs(5),
-            op(&st, |reg| reg.list("acct", &ListQuery::default())),
+            management_call(&st, |reg| reg.list("acct", &ListQuery::default())),
         )
         .await;
         assert!(
