@@ -707,8 +707,8 @@ fn tokens() -> (File, File, File) {
         "flyInAllowed": false, "usertype": "institution", "ratio": 0.25,
     });
     let tseed = tok(issue.case(
-        "extra_claims_like_seed_000",
-        "generated (claims shaped like seed 000's token)",
+        "extra_claims_like_the_key_for_token_flow",
+        "generated (claims shaped like the key-for-token flow's token, docs/compat.md)",
         json!({"keys": [k1], "claims": seed_claims}),
         Want::Ok,
     ));
