@@ -36,6 +36,17 @@ impl Registry {
         None
     }
 
+    /// The entry for `id` from the cache, or with `io` from the database: `Ok(None)` when
+    /// it is not cached and `io` is false (the caller retries where it may block),
+    /// `Ok(Some(None))` when there is no such key.
+    fn entry(&self, id: &str, now: i64, io: bool) -> Result<Option<Option<Arc<Entry>>>, Error> {
+        match self.cached_entry(id, now) {
+            Some(e) => Ok(Some(e)),
+            None if io => self.load_entry(id, now).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Loads the record of `id` from the database into the cache. `Ok(None)`: no such key.
     pub(super) fn load_entry(&self, id: &str, now: i64) -> Result<Option<Arc<Entry>>, Error> {
         let inner = &self.inner;
@@ -112,10 +123,8 @@ impl Registry {
         let parts = self.format().check(key)?;
         let id = parts.id();
         let now = self.now();
-        let entry = match self.cached_entry(id, now) {
-            Some(e) => e,
-            None if io => self.load_entry(id, now)?,
-            None => return Ok(None),
+        let Some(entry) = self.entry(id, now, io)? else {
+            return Ok(None);
         };
         let entry = entry.ok_or_else(|| reg(ErrorCode::NotFound, "no key with this id"))?;
         let cfg = &self.inner.config;
@@ -251,10 +260,8 @@ impl Registry {
         })?;
         let verified = keyset.verify(token, &tokens::validation(&config.exchange), now)?;
         let (account, key_id) = tokens::binding(&verified.claims)?;
-        let entry = match self.cached_entry(key_id, self.now()) {
-            Some(e) => e,
-            None if io => self.load_entry(key_id, self.now())?,
-            None => return Ok(None),
+        let Some(entry) = self.entry(key_id, self.now(), io)? else {
+            return Ok(None);
         };
         // A key id the registry does not know (any more) has no live key behind it.
         let entry = entry.ok_or(Error::KeyRevoked)?;

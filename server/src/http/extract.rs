@@ -104,10 +104,13 @@ async fn manager(
     Ok(rec)
 }
 
-/// The authenticated caller of a management call, put in the request's extensions by
-/// [`authorize`].
+/// The authenticated caller of a management call and the account in the path, put in
+/// the request's extensions by [`authorize`].
 #[derive(Clone)]
-struct Caller(Arc<KeyRecord>);
+struct Caller {
+    record: Arc<KeyRecord>,
+    account: String,
+}
 
 /// The route layer of the management routes: authenticates and authorises the caller
 /// from the request's head alone ([`manager`]; GET and HEAD read, every other method
@@ -123,12 +126,13 @@ pub async fn authorize(State(st): State<Arc<AppState>>, req: Request, next: Next
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0)
             .ok_or_else(|| ApiError::internal("a request without its peer address"))?;
-        manager(&st, &parts.headers, &peer, &account, write).await
+        let record = manager(&st, &parts.headers, &peer, &account, write).await?;
+        Ok::<_, ApiError>(Caller { record, account })
     }
     .await;
     match checked {
         Ok(caller) => {
-            parts.extensions.insert(Caller(caller));
+            parts.extensions.insert(caller);
             next.run(Request::from_parts(parts, body)).await
         }
         Err(e) => {
@@ -159,10 +163,12 @@ impl<const WRITE: bool> FromRequestParts<Arc<AppState>> for Manager<WRITE> {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        st: &Arc<AppState>,
+        _st: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let account = path_param(parts, st, "account").await?;
-        let Caller(caller) = parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+        let Caller {
+            record: caller,
+            account,
+        } = parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
             ApiError::internal("a management route without its authorization layer")
         })?;
         // `authorize` decided by the method; a writing handler behind a reading method

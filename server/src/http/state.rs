@@ -35,7 +35,8 @@ pub struct AppState {
     /// thread nor a management slot, and management calls and cached verifications stay
     /// responsive.
     pub lookup_slots: Semaphore,
-    /// Verify-path lookups waiting for a slot now (bounded by [`MAX_LOOKUP_QUEUE`]).
+    /// Verify-path lookups waiting for or holding a slot now (bounded by
+    /// [`MAX_LOOKUP_QUEUE`]).
     lookup_waiting: AtomicUsize,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
