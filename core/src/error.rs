@@ -393,6 +393,12 @@ error_table! {
     /// The key's role is not one the request accepts.
     RoleNotAllowed => "role_not_allowed", Policy,
         "role not allowed: the key's role is not accepted for this request";
+    /// A rate limit of the key or its owner has no room for the request's cost.
+    RateLimited => "rate_limited", Policy,
+        "rate limited: a limit of the key or its owner has no room for this cost now";
+    /// The key's or its owner's credits are fewer than the request's cost.
+    UsageExceeded => "usage_exceeded", Policy,
+        "usage exceeded: the credits left are fewer than this cost";
     /// No credential header is present.
     MissingCredential => "missing_credential", Credential,
         "missing credential: expected Authorization: Bearer, x-api-key, or accessKey + secretKey";
@@ -634,6 +640,6 @@ mod tests {
                 assert_eq!(raised, ErrorCode::Internal, "{code}");
             }
         }
-        assert_eq!(ErrorCode::ALL.len(), 55);
+        assert_eq!(ErrorCode::ALL.len(), 57);
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 mod fast;
 pub mod headers;
 pub mod key;
+pub mod meter;
 pub mod policy;
 pub mod token;
 
@@ -19,6 +20,10 @@ pub use headers::{Credential, CredentialSource, extract_credential};
 #[cfg(feature = "getrandom")]
 pub use key::OsRandom;
 pub use key::{ApiKey, FixedEntropy, KeyFormat, KeyParts, RandomSource, parse_key};
+pub use meter::{
+    CreditDecision, CreditState, Credits, LimitDecision, Meter, MeterAnswer, MeterSpec, RateLimit,
+    Refill, RefillInterval, Verdict, WindowState, spend_all,
+};
 pub use policy::{IpNet, KeyPolicy, RequestContext, Scope};
 pub use token::{
     Algorithm, Audience, AudienceRef, Claim, Claims, ClaimsRef, ExchangeOptions, KeyIdentity,

@@ -32,7 +32,9 @@ export type PolicyCode =
   | "ip_not_allowed"
   | "read_only_key"
   | "insufficient_scope"
-  | "role_not_allowed";
+  | "role_not_allowed"
+  | "rate_limited"
+  | "usage_exceeded";
 export type CredentialCode =
   | "missing_credential"
   | "ambiguous_credential"

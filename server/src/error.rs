@@ -18,10 +18,12 @@ pub const WWW_AUTHENTICATE: &str = "Bearer error=\"invalid_token\"";
 /// The status of an error about a presented credential (the caller's key or token): 401
 /// when the credential is missing, malformed or unknown, or the key cannot be used at all
 /// (revoked, disabled, expired); 403 when a valid key is not allowed this request; 503
-/// when the key store is unavailable; 500 for configuration and internal failures.
+/// when the key store is unavailable; 429 when a limit or the credits refuse (RFC 6585
+/// section 4, with `Retry-After`); 500 for configuration and internal failures.
 pub fn credential_status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::RateLimited | ErrorCode::UsageExceeded => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::IpNotAllowed
         | ErrorCode::ReadOnlyKey
         | ErrorCode::InsufficientScope
@@ -50,6 +52,7 @@ pub fn operation_status(code: ErrorCode) -> StatusCode {
         ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::RateLimited | ErrorCode::UsageExceeded => StatusCode::TOO_MANY_REQUESTS,
         _ => match code.family() {
             // Field values that do not parse: scopes, CIDRs.
             ErrorFamily::Malformed => StatusCode::UNPROCESSABLE_ENTITY,

@@ -45,7 +45,8 @@ const FAMILY_STATUS = {
 /**
  * Codes whose status is not their family's: a key that cannot be used at all
  * (revoked, disabled, expired) is unauthenticated, not forbidden; `permission_denied`
- * forbids; `storage_unavailable` asks to retry. With FAMILY_STATUS this is the
+ * forbids; `storage_unavailable` asks to retry; `rate_limited` and `usage_exceeded` are
+ * 429 (RFC 6585). With FAMILY_STATUS this is the
  * `credential_status` column of server/errors.json, the one code -> status table
  * (tests/js/status.test.mjs compares every code).
  */
@@ -55,6 +56,8 @@ const CODE_STATUS = {
   key_expired: 401,
   permission_denied: 403,
   storage_unavailable: 503,
+  rate_limited: 429,
+  usage_exceeded: 429,
 };
 
 /** The `WWW-Authenticate` value of every 401 answer (server/errors.json `www_authenticate`). */

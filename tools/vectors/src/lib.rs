@@ -6,4 +6,5 @@
 // A test tool: a vector that does not parse is a bug in the vectors, and stops the run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod meter_run;
 pub mod runner;

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod meter;
+
 use keyseal_vectors::runner;
 
 use base64::Engine;
@@ -2203,6 +2205,7 @@ fn main() {
         ("token_exchange.json", te),
         ("policy_check.json", policies()),
         ("headers_extract.json", headers()),
+        ("meter.json", meter::meter()),
     ];
     let mut stale = Vec::new();
     let mut total = 0;

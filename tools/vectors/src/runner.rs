@@ -33,6 +33,7 @@ pub fn run(op: &str, input: &Value) -> Result<Value, Error> {
         "token_exchange" => token_exchange(input),
         "policy_check" => policy_check(input),
         "headers_extract" => headers_extract(input),
+        "meter" => crate::meter_run::run(input),
         other => panic!("unknown vector op {other:?}"),
     }
 }
