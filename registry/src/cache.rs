@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use keyseal::Error;
 use serde_json::Map;
 
+use crate::meter::KeyMeter;
 use crate::types::{Actor, KeyRecord};
 
 const SHARDS: usize = 16;
@@ -53,8 +54,10 @@ enum F {
     ModifiedBy,
     Digest,
     PrevDigest,
+    /// The `keys.meter` JSON; empty when nothing is metered.
+    Meter,
 }
-const FIELDS: usize = 13;
+const FIELDS: usize = 14;
 
 const ENABLED: u16 = 1;
 const READ_ONLY: u16 = 2;
@@ -86,6 +89,8 @@ pub(crate) struct Entry {
     /// The last `last_used_at` written or queued for this key.
     pub(crate) last_used: AtomicI64,
     referenced: AtomicBool,
+    /// The key's metering rules, parsed once per load.
+    meter: Option<Arc<KeyMeter>>,
 }
 
 impl Entry {
@@ -103,6 +108,9 @@ impl Entry {
                 detail: "a key's metadata does not serialize",
             })?
         };
+        let meter_text = crate::meter::spec::to_column(&record.limits, record.credits.as_ref())?
+            .unwrap_or_default();
+        let meter = KeyMeter::of(&record.limits, record.credits.as_ref())?;
         let parts: [&str; FIELDS] = [
             &record.id,
             &record.account,
@@ -117,6 +125,7 @@ impl Entry {
             &record.modified_by.to_stored(),
             digest,
             prev.map_or("", |p| p.0),
+            &meter_text,
         ];
         let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
         let mut ends = [0u32; FIELDS];
@@ -157,6 +166,7 @@ impl Entry {
             loaded_at,
             last_used: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
             referenced: AtomicBool::new(false),
+            meter,
         })
     }
 
@@ -177,6 +187,11 @@ impl Entry {
         } else {
             s.split(' ').map(str::to_owned).collect()
         }
+    }
+
+    /// The key's metering rules; `None` when nothing is metered.
+    pub(crate) fn meter(&self) -> Option<&Arc<KeyMeter>> {
+        self.meter.as_ref()
     }
 
     pub(crate) fn id(&self) -> &str {
@@ -219,6 +234,10 @@ impl Entry {
     pub(crate) fn record(&self, prefix: &str) -> Result<KeyRecord, Error> {
         let text = |f| self.field(f).to_owned();
         let flag = |bit| self.flags & bit != 0;
+        let meter = match self.field(F::Meter) {
+            "" => crate::meter::spec::StoredMeter::default(),
+            m => crate::meter::spec::from_column(Some(m))?,
+        };
         let metadata = match self.field(F::Metadata) {
             "" => Map::new(),
             m => serde_json::from_str(m).map_err(|_| Error::Internal {
@@ -248,6 +267,8 @@ impl Entry {
             last_used_at: self.time(LAST_USED_AT, self.last_used_at),
             previous_secret_expires_at: self.time(PREV_UNTIL, self.prev_until),
             rolled_at: self.time(ROLLED_AT, self.rolled_at),
+            limits: meter.limits,
+            credits: meter.credits,
         })
     }
 

@@ -6,6 +6,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 pub trait Clock: Send + Sync {
     /// Unix seconds now.
     fn now(&self) -> i64;
+
+    /// Unix milliseconds now, for metering. Defaults to `now() * 1000`.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.now()).unwrap_or(0).saturating_mul(1000)
+    }
 }
 
 /// The system clock.
@@ -17,6 +22,11 @@ impl Clock for SystemClock {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64)
+    }
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
     }
 }
 

@@ -42,6 +42,13 @@ pub struct RegistryConfig {
     pub negative_cache_ttl: i64,
     /// Minimum seconds between two writes of a key's `last_used_at`. Defaults to 60.
     pub last_used_interval: i64,
+    /// The most usage credits an instance holds at once per key beyond a request's cost:
+    /// what a crash of the instance can lose (see [`crate::meter`]). Defaults to 100.
+    pub credit_lease_max: u64,
+    /// A limit's lease is ⌈room / this⌉ of the window's room (at least the cost): 1 takes
+    /// all of it, which suits one instance; larger values share a limit more evenly
+    /// between instances at the cost of more transactions. Defaults to 8.
+    pub limit_lease_divisor: u64,
     /// Record `last_used_at` at all. Defaults to true.
     pub track_last_used: bool,
     /// Database connections at most. Defaults to 8.
@@ -123,6 +130,8 @@ impl RegistryConfig {
             negative_cache_capacity: 100_000,
             negative_cache_ttl: 60,
             last_used_interval: 60,
+            credit_lease_max: 100,
+            limit_lease_divisor: 8,
             track_last_used: true,
             pool_size: 8,
             sqlite_cache_size: 4 << 20,

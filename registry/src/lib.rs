@@ -77,6 +77,7 @@
 mod cache;
 mod clock;
 mod config;
+pub mod meter;
 mod registry;
 mod secrets;
 mod store;

@@ -151,6 +151,8 @@ mod tests {
             last_used_at: None,
             previous_secret_expires_at: None,
             rolled_at: None,
+            limits: Vec::new(),
+            credits: None,
         }
     }
 

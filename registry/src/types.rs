@@ -9,6 +9,8 @@ use keyseal::{ApiKey, Error};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::meter::{CreditSpec, LimitSpec};
+
 /// Who performs an operation: recorded as `created_by` / `modified_by` and in the audit log.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
@@ -101,6 +103,12 @@ pub struct KeyRecord {
     pub previous_secret_expires_at: Option<i64>,
     /// When the secret was last rolled; none if it never was.
     pub rolled_at: Option<i64>,
+    /// Named rate limits (see [`crate::meter`]); empty = none.
+    #[serde(default)]
+    pub limits: Vec<LimitSpec>,
+    /// Usage credits (the rule; `remaining` is filled only by reads of the balance).
+    #[serde(default)]
+    pub credits: Option<CreditSpec>,
 }
 
 impl KeyRecord {
@@ -157,6 +165,11 @@ pub struct NewKey {
     pub expires_at: Option<i64>,
     /// A JSON object, at most 8 KiB serialized. Defaults to `{}`.
     pub metadata: Map<String, Value>,
+    /// Named rate limits, at most 8. Defaults to none.
+    pub limits: Vec<LimitSpec>,
+    /// Usage credits: the starting balance (`remaining`, default 0) and the refill.
+    /// Defaults to none (unmetered).
+    pub credits: Option<CreditSpec>,
 }
 
 impl NewKey {
@@ -198,6 +211,12 @@ pub struct KeyPatch {
     pub expires_at: Option<Option<i64>>,
     /// New metadata (replaces the object).
     pub metadata: Option<Map<String, Value>>,
+    /// New limits (replaces the list). Counters of limits that keep their name and window
+    /// keep counting; the others start empty.
+    pub limits: Option<Vec<LimitSpec>>,
+    /// New credits rule, or `Some(None)` to stop metering credits. A `remaining` in it
+    /// sets the balance (credits held by running instances are not part of it).
+    pub credits: Option<Option<CreditSpec>>,
 }
 
 impl KeyPatch {
@@ -395,8 +414,12 @@ pub struct Verification {
     /// The record (shared with the cache; `last_used_at` is as of loading).
     pub record: Arc<KeyRecord>,
     /// `Ok(())` when the policy allows the request, else the core's policy error
-    /// (`key_revoked`, `key_disabled`, `key_expired`, `ip_not_allowed`, ...).
+    /// (`key_revoked`, `key_disabled`, `key_expired`, `ip_not_allowed`, ...), or the
+    /// metering refusal (`rate_limited`, `usage_exceeded`).
     pub decision: Result<(), Error>,
+    /// What metering answered, when the key is metered and its policy allowed the
+    /// request (see [`crate::meter`]).
+    pub meter: Option<crate::meter::MeterReport>,
 }
 
 impl Verification {
@@ -437,6 +460,8 @@ pub struct ExchangedToken {
     pub expires_at: i64,
     /// The key it was issued for.
     pub record: Arc<KeyRecord>,
+    /// What metering answered, when the key is metered.
+    pub meter: Option<crate::meter::MeterReport>,
 }
 
 impl fmt::Debug for ExchangedToken {

@@ -48,6 +48,8 @@ fn readme_tour(b: Backend) {
         "/v1/whoami",
         "\"enabled\": false",
         "key_disabled",
+        "rate_limited",
+        "ratelimit-policy",
     ] {
         assert!(script.contains(step), "the tour lost its step {step}");
     }

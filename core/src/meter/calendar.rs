@@ -104,6 +104,7 @@ pub fn next_monthly(now: u64, day: u8) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

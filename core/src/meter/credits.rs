@@ -76,13 +76,13 @@ impl Refill {
                 expected: "an integer from 1 to 2^53-1",
             });
         }
-        if let RefillInterval::Monthly { day } = interval {
-            if !(1..=31).contains(&day) {
-                return Err(Error::InvalidConfig {
-                    setting: "refill day",
-                    expected: "a day of the month from 1 to 31",
-                });
-            }
+        if let RefillInterval::Monthly { day } = interval
+            && !(1..=31).contains(&day)
+        {
+            return Err(Error::InvalidConfig {
+                setting: "refill day",
+                expected: "a day of the month from 1 to 31",
+            });
         }
         let cap = cap.unwrap_or(amount);
         if cap < amount || cap > MAX_AMOUNT {
@@ -240,6 +240,7 @@ impl Credits {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::meter::calendar::{DAY_MS, days_from_civil};

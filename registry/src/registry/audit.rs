@@ -35,7 +35,9 @@ pub(super) fn diff(old: &KeyRecord, new: &KeyRecord) -> Map<String, Value> {
         metadata,
         deleted_at,
         rolled_at,
-        previous_secret_expires_at
+        previous_secret_expires_at,
+        limits,
+        credits
     );
     m
 }
@@ -56,6 +58,8 @@ pub(super) fn creation_changes(rec: &KeyRecord) -> Map<String, Value> {
         deleted_at: None,
         previous_secret_expires_at: None,
         rolled_at: None,
+        limits: Vec::new(),
+        credits: None,
         ..rec.clone()
     };
     let mut m = diff(&empty, rec);

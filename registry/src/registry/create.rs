@@ -35,6 +35,7 @@ impl Registry {
         let ips = validate::allowed_ips(&n.allowed_ips)?;
         validate::metadata(&n.metadata)?;
         n.expires_at.map(validate::timestamp).transpose()?;
+        crate::meter::spec::rules(&n.limits, n.credits.as_ref())?;
         Ok(KeyRecord {
             id,
             prefix: self.format().prefix().to_owned(),
@@ -58,6 +59,8 @@ impl Registry {
             last_used_at: None,
             previous_secret_expires_at: None,
             rolled_at: None,
+            limits: n.limits.clone(),
+            credits: n.credits.clone(),
         })
     }
 

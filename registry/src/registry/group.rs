@@ -91,14 +91,14 @@ pub(super) fn insert_sql(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Sqlite => {
             "INSERT INTO keys (seq, id, account, name, description, owner, role, scopes, read_only, \
-             allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
+             allowed_ips, enabled, expires_at, metadata, meter, created_at, created_by, modified_at, \
              modified_by, version, digest) VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM keys), \
-             ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         }
         Dialect::Postgres => {
             "INSERT INTO keys (id, account, name, description, owner, role, scopes, read_only, \
-             allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
-             modified_by, version, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             allowed_ips, enabled, expires_at, metadata, meter, created_at, created_by, modified_at, \
+             modified_by, version, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         }
     }
 }
@@ -107,6 +107,16 @@ pub(super) fn insert_row(conn: &mut dyn Conn, row: &NewRow, actor: &Actor) -> Re
     let r = &row.record;
     let sql = insert_sql(conn.dialect());
     conn.exec(sql, &insert_values(r, &row.digest)?)?;
+    if let Some(c) = &r.credits {
+        crate::meter::store::set_balance(
+            conn,
+            &r.id,
+            c.remaining.unwrap_or(0),
+            u64::try_from(r.created_at)
+                .unwrap_or(0)
+                .saturating_mul(1000),
+        )?;
+    }
     if let Some(seal) = &row.import_seal {
         conn.exec(
             "UPDATE keys SET import_seal = ? WHERE id = ?",

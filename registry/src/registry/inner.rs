@@ -27,4 +27,6 @@ pub(super) struct Inner {
     pub(super) group: GroupCommit,
     /// Bounds the verify path's concurrent database lookups.
     pub(super) lookups: Gate,
+    /// This instance's metering state and leases.
+    pub(super) meters: crate::meter::Meters,
 }

@@ -97,6 +97,7 @@ impl Registry {
             pending_last_used: Mutex::new(HashMap::new()),
             group: GroupCommit::new(),
             lookups: Gate::new(config.max_concurrent_lookups),
+            meters: crate::meter::Meters::default(),
             storage,
             pool,
             config,
@@ -214,6 +215,7 @@ impl Registry {
 
     /// Ends the background threads after a last `last_used_at` flush. Also done on drop.
     pub fn close(&self) {
+        self.give_back_leases();
         self.tasks.stop();
         let _ = flush(&self.inner);
     }

@@ -20,6 +20,7 @@ mod gate;
 mod group;
 mod inner;
 mod lifecycle;
+mod metering;
 mod paging;
 mod queries;
 mod rows;

@@ -10,9 +10,9 @@ use crate::validate;
 /// The columns every key query reads, in [`Loaded::from_row`]'s order.
 pub(super) const KEY_COLS: &str = "seq, id, account, name, description, owner, role, scopes, read_only, \
     allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
-    modified_by, version, deleted_at, last_used_at, digest, prev_digest, prev_digest_until, rolled_at";
+    modified_by, version, deleted_at, last_used_at, digest, prev_digest, prev_digest_until, rolled_at, meter";
 /// Columns in [`KEY_COLS`]: a query's extra columns start at this index.
-pub(super) const KEY_COLS_LEN: usize = 24;
+pub(super) const KEY_COLS_LEN: usize = 25;
 
 /// A key row as read from the database.
 pub(super) struct Loaded {
@@ -50,6 +50,7 @@ pub(super) fn json_col<T: serde::de::DeserializeOwned>(r: &Row, i: usize) -> Res
 
 impl Loaded {
     pub(super) fn from_row(r: &Row, prefix: &str) -> Result<Loaded, Error> {
+        let meter = crate::meter::spec::from_column(col_opt_text(r, 24).as_deref())?;
         let prev = match (col_opt_text(r, 21), col_opt_int(r, 22)) {
             (Some(d), Some(until)) => Some((d, until)),
             _ => None,
@@ -78,6 +79,8 @@ impl Loaded {
                 last_used_at: col_opt_int(r, 19),
                 previous_secret_expires_at: prev.as_ref().map(|p| p.1),
                 rolled_at: col_opt_int(r, 23),
+                limits: meter.limits,
+                credits: meter.credits,
             },
             digest: col_text(r, 20)?,
             prev,
@@ -116,12 +119,12 @@ pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Error> {
 
 /// The columns of a new key row, bound in this order (the same on both backends).
 pub(super) const INSERT_COLS: &str = "id, account, name, description, owner, role, scopes, read_only, \
-    allowed_ips, enabled, expires_at, metadata, created_at, created_by, modified_at, \
+    allowed_ips, enabled, expires_at, metadata, meter, created_at, created_by, modified_at, \
     modified_by, version, digest";
 
 /// The values of a new key row, in [`INSERT_COLS`] order (version 1).
 pub(super) fn insert_values(r: &KeyRecord, digest: &str) -> Result<Vec<Val>, Error> {
-    let mut v = Vec::with_capacity(18);
+    let mut v = Vec::with_capacity(19);
     v.extend([Val::from(r.id.as_str()), Val::from(r.account.as_str())]);
     v.extend(editable_values(r)?);
     v.extend([
@@ -136,8 +139,8 @@ pub(super) fn insert_values(r: &KeyRecord, digest: &str) -> Result<Vec<Val>, Err
 }
 
 /// The values of the columns an update may change, in this order: name, description,
-/// owner, role, scopes, read_only, allowed_ips, enabled, expires_at, metadata.
-pub(super) fn editable_values(r: &KeyRecord) -> Result<[Val; 10], Error> {
+/// owner, role, scopes, read_only, allowed_ips, enabled, expires_at, metadata, meter.
+pub(super) fn editable_values(r: &KeyRecord) -> Result<[Val; 11], Error> {
     Ok([
         Val::from(r.name.as_str()),
         Val::from(r.description.as_str()),
@@ -149,5 +152,6 @@ pub(super) fn editable_values(r: &KeyRecord) -> Result<[Val; 10], Error> {
         Val::from(r.enabled),
         Val::opt_int(r.expires_at),
         Val::from(to_json(&r.metadata)?),
+        Val::opt_text(crate::meter::spec::to_column(&r.limits, r.credits.as_ref())?.as_deref()),
     ])
 }

@@ -15,6 +15,7 @@ use super::lifecycle::Registry;
 use super::rows::policy_of;
 use super::tx::with_tx;
 use crate::cache::Entry;
+use crate::meter::MeterRequest;
 use crate::secrets;
 use crate::store::Val;
 use crate::tokens;
@@ -39,7 +40,12 @@ impl Registry {
     /// The entry for `id` from the cache, or with `io` from the database: `Ok(None)` when
     /// it is not cached and `io` is false (the caller retries where it may block),
     /// `Ok(Some(None))` when there is no such key.
-    fn entry(&self, id: &str, now: i64, io: bool) -> Result<Option<Option<Arc<Entry>>>, Error> {
+    pub(super) fn entry(
+        &self,
+        id: &str,
+        now: i64,
+        io: bool,
+    ) -> Result<Option<Option<Arc<Entry>>>, Error> {
         match self.cached_entry(id, now) {
             Some(e) => Ok(Some(e)),
             None if io => self.load_entry(id, now).map(Some),
@@ -94,9 +100,38 @@ impl Registry {
     /// Errors before a decision: `malformed_key`, `bad_checksum`, `prefix_mismatch`,
     /// `not_found` (no key with this id), `digest_mismatch`, `storage_unavailable`.
     pub fn verify(&self, key: &str, ctx: &RequestContext<'_>) -> Result<Verification, Error> {
-        self.verify_with(key, ctx, true)?.ok_or(Error::Internal {
-            detail: "a verification with database access asked for it",
-        })
+        self.verify_metered(key, ctx, &MeterRequest::default())
+    }
+
+    /// [`Registry::verify`] with a metering request: the cost, the limits to apply and
+    /// whether to spend (see [`crate::meter`]). A key without limits or credits is not
+    /// metered. Once the policy allows the request, every applied limit and the credits
+    /// are checked and spent together; a refusal is the decision `rate_limited` or
+    /// `usage_exceeded`, with the report in [`Verification::meter`].
+    ///
+    /// Errors besides [`Registry::verify`]'s: `invalid_argument` (a limit name the key
+    /// does not have, a cost above 2^53-1).
+    pub fn verify_metered(
+        &self,
+        key: &str,
+        ctx: &RequestContext<'_>,
+        meter: &MeterRequest,
+    ) -> Result<Verification, Error> {
+        self.verify_with(key, ctx, meter, true)?
+            .ok_or(Error::Internal {
+                detail: "a verification with database access asked for it",
+            })
+    }
+
+    /// [`Registry::verify_metered`] when it can answer from memory alone (see
+    /// [`Registry::verify_cached`]).
+    pub fn verify_metered_cached(
+        &self,
+        key: &str,
+        ctx: &RequestContext<'_>,
+        meter: &MeterRequest,
+    ) -> Option<Result<Verification, Error>> {
+        self.verify_with(key, ctx, meter, false).transpose()
     }
 
     /// [`Registry::verify`] when it can answer from memory alone: `None` when the answer
@@ -110,7 +145,8 @@ impl Registry {
         key: &str,
         ctx: &RequestContext<'_>,
     ) -> Option<Result<Verification, Error>> {
-        self.verify_with(key, ctx, false).transpose()
+        self.verify_with(key, ctx, &MeterRequest::default(), false)
+            .transpose()
     }
 
     /// The verify path; with `io` false, `Ok(None)` where it would need the database.
@@ -118,6 +154,7 @@ impl Registry {
         &self,
         key: &str,
         ctx: &RequestContext<'_>,
+        meter: &MeterRequest,
         io: bool,
     ) -> Result<Option<Verification>, Error> {
         let parts = self.format().check(key)?;
@@ -147,13 +184,30 @@ impl Registry {
             self.rehash(id, key, entry.digest(), entry.imported());
         }
         let record = entry.record(self.format().prefix())?;
-        let decision = policy_of(&record)?.check(ctx);
+        let mut decision = policy_of(&record)?.check(ctx);
+        // Metered only once the policy allows the request: a disabled key spends nothing.
+        let mut report = None;
+        if decision.is_ok() {
+            let Some(metered) = self.meter_entry(&entry, meter, io)? else {
+                return Ok(None);
+            };
+            if let Some(m) = metered {
+                if let Some(code) = m.verdict.code {
+                    decision = Err(match code {
+                        ErrorCode::RateLimited => Error::RateLimited,
+                        _ => Error::UsageExceeded,
+                    });
+                }
+                report = Some(m.report);
+            }
+        }
         if decision.is_ok() && self.inner.config.track_last_used {
             self.touch(&entry, id, now);
         }
         Ok(Some(Verification {
             record: Arc::new(record),
             decision,
+            meter: report,
         }))
     }
 
@@ -177,7 +231,19 @@ impl Registry {
         ctx: &RequestContext<'_>,
         options: Option<&ExchangeOptions>,
     ) -> Result<ExchangedToken, Error> {
-        self.exchange_with(key, ctx, options, true)?
+        self.exchange_metered(key, ctx, options, &MeterRequest::default())
+    }
+
+    /// [`Registry::exchange`] with a metering request: the exchange is metered like a
+    /// verification (see [`Registry::verify_metered`]); a refusal is its error.
+    pub fn exchange_metered(
+        &self,
+        key: &str,
+        ctx: &RequestContext<'_>,
+        options: Option<&ExchangeOptions>,
+        meter: &MeterRequest,
+    ) -> Result<ExchangedToken, Error> {
+        self.exchange_with(key, ctx, options, meter, true)?
             .ok_or(Error::Internal {
                 detail: "an exchange with database access asked for it",
             })
@@ -191,7 +257,20 @@ impl Registry {
         ctx: &RequestContext<'_>,
         options: Option<&ExchangeOptions>,
     ) -> Option<Result<ExchangedToken, Error>> {
-        self.exchange_with(key, ctx, options, false).transpose()
+        self.exchange_with(key, ctx, options, &MeterRequest::default(), false)
+            .transpose()
+    }
+
+    /// [`Registry::exchange_metered`] when it can answer from memory alone.
+    pub fn exchange_metered_cached(
+        &self,
+        key: &str,
+        ctx: &RequestContext<'_>,
+        options: Option<&ExchangeOptions>,
+        meter: &MeterRequest,
+    ) -> Option<Result<ExchangedToken, Error>> {
+        self.exchange_with(key, ctx, options, meter, false)
+            .transpose()
     }
 
     pub(super) fn exchange_with(
@@ -199,6 +278,7 @@ impl Registry {
         key: &str,
         ctx: &RequestContext<'_>,
         options: Option<&ExchangeOptions>,
+        meter: &MeterRequest,
         io: bool,
     ) -> Result<Option<ExchangedToken>, Error> {
         let keyset = self
@@ -210,7 +290,7 @@ impl Registry {
                 setting: "keyset",
                 expected: "a token keyset to sign exchange tokens",
             })?;
-        let Some(v) = self.verify_with(key, ctx, io)? else {
+        let Some(v) = self.verify_with(key, ctx, meter, io)? else {
             return Ok(None);
         };
         v.decision?;
@@ -222,6 +302,7 @@ impl Registry {
             token,
             expires_at: claims.exp.unwrap_or(ctx.now),
             record,
+            meter: v.meter,
         }))
     }
 

@@ -71,6 +71,12 @@ impl Registry {
         if let Some(Some(t)) = patch.expires_at {
             validate::timestamp(t)?;
         }
+        if patch.limits.is_some() || patch.credits.is_some() {
+            crate::meter::spec::rules(
+                patch.limits.as_deref().unwrap_or_default(),
+                patch.credits.as_ref().and_then(Option::as_ref),
+            )?;
+        }
         let now = self.now();
         let expected = Some(patch.expected_version);
         self.change_live(account, id, expected, actor, now, |old, new| {
@@ -104,6 +110,12 @@ impl Registry {
             if let Some(m) = &patch.metadata {
                 new.metadata = m.clone();
             }
+            if let Some(l) = &patch.limits {
+                new.limits = l.clone();
+            }
+            if let Some(c) = &patch.credits {
+                new.credits = c.clone();
+            }
             let changes = diff(&old.record, new);
             if changes.is_empty() {
                 return Ok(None);
@@ -111,11 +123,28 @@ impl Registry {
             Ok(Some(Change {
                 sql: live_update!(
                     "name = ?, description = ?, owner = ?, role = ?, scopes = ?, \
-                     read_only = ?, allowed_ips = ?, enabled = ?, expires_at = ?, metadata = ?"
+                     read_only = ?, allowed_ips = ?, enabled = ?, expires_at = ?, metadata = ?, \
+                     meter = ?"
                 ),
                 values: Vec::from(editable_values(new)?),
                 action: AuditAction::Update,
                 changes,
+                balance: match &patch.credits {
+                    Some(Some(c)) => Some(c.remaining),
+                    _ => None,
+                },
+                keep_windows: patch.limits.as_ref().map(|_| {
+                    new.limits
+                        .iter()
+                        .filter(|l| {
+                            old.record
+                                .limits
+                                .iter()
+                                .any(|o| o.name == l.name && o.window_ms == l.window_ms)
+                        })
+                        .map(|l| l.name.clone())
+                        .collect()
+                }),
             }))
         })
     }
@@ -175,6 +204,8 @@ impl Registry {
                 values: vec![Val::Int(now)],
                 action: AuditAction::Delete,
                 changes: diff(&old.record, new),
+                balance: None,
+                keep_windows: None,
             }))
         })
     }
@@ -239,6 +270,8 @@ impl Registry {
                 ],
                 action: AuditAction::Roll,
                 changes,
+                balance: None,
+                keep_windows: None,
             }))
         })?;
         Ok(RolledKey { record, key })
@@ -283,11 +316,20 @@ impl Registry {
                 return Err(conflict());
             }
             insert_audit(conn, &new, change.action, actor, now, &change.changes)?;
+            if let Some(balance) = change.balance {
+                let at = u64::try_from(now).unwrap_or(0).saturating_mul(1000);
+                crate::meter::store::put_balance(conn, id, balance, at)?;
+            }
+            if let Some(keep) = &change.keep_windows {
+                let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+                crate::meter::store::drop_windows_except(conn, id, &keep)?;
+            }
             notify(conn, &self.inner.instance, id)?;
             Ok((new, true))
         })?;
         if changed {
             self.inner.cache.invalidate(id);
+            self.inner.meters.unsync(id);
         }
         Ok(rec)
     }
@@ -302,4 +344,10 @@ struct Change {
     action: AuditAction,
     /// The audit entry's changes.
     changes: Map<String, Value>,
+    /// A new credit balance to write in the same transaction (`credits.remaining` of an
+    /// update), or `Some(None)`: make sure a balance exists (credits newly metered).
+    balance: Option<Option<u64>>,
+    /// When the limits changed: the names whose counters are kept (same name and
+    /// window); the others' counters are dropped.
+    keep_windows: Option<Vec<String>>,
 }

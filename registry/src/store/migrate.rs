@@ -7,7 +7,7 @@
 use super::conn::{Conn, DbErr, Dialect, Val};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// SQLite's migrations, version 1 first.
 const SQLITE: [&str; SCHEMA_VERSION as usize] = [
@@ -38,6 +38,9 @@ const SQLITE: [&str; SCHEMA_VERSION as usize] = [
     // Version 5: when the secret was last rolled, so exchange tokens issued before a
     // roll stop working when the old secret does.
     include_str!("../../migrations/sqlite/0005_rolled_at.sql"),
+    // Version 6: metering. A key's limits and credits rule (`keys.meter`, JSON), the
+    // window counters and the credit balances (see `crate::meter`).
+    include_str!("../../migrations/sqlite/0006_metering.sql"),
 ];
 
 /// PostgreSQL's migrations, version 1 first (the same versions as SQLite's).
@@ -50,6 +53,7 @@ const POSTGRES: [&str; SCHEMA_VERSION as usize] = [
     include_str!("../../migrations/postgres/0003_nothing.sql"),
     include_str!("../../migrations/postgres/0004_import_seal_and_settings.sql"),
     include_str!("../../migrations/postgres/0005_rolled_at.sql"),
+    include_str!("../../migrations/postgres/0006_metering.sql"),
 ];
 
 /// Migration `version` (1-based) for `dialect`; empty outside 1..=[`SCHEMA_VERSION`].

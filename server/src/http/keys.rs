@@ -6,6 +6,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use keyseal::ErrorCode;
+use keyseal_registry::meter::{CreditSpec, LimitSpec};
 use keyseal_registry::{KeyPatch, KeyRecord, KeyStatus, ListQuery, NewKey};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -63,6 +64,10 @@ struct CreateBody {
     enabled: Option<bool>,
     #[serde(default)]
     metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    limits: Option<Vec<LimitSpec>>,
+    #[serde(default)]
+    credits: Option<CreditSpec>,
 }
 
 #[derive(Deserialize, Default)]
@@ -88,6 +93,10 @@ struct PatchBody {
     enabled: Option<bool>,
     #[serde(default)]
     metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    limits: Option<Vec<LimitSpec>>,
+    #[serde(default, deserialize_with = "nullable")]
+    credits: Option<Option<CreditSpec>>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +126,8 @@ async fn create_key(State(st): St, m: Writer, RawBody(body): RawBody) -> ApiResu
         disabled: !b.enabled.unwrap_or(true),
         expires_at: b.expires_at,
         metadata: b.metadata.unwrap_or_default(),
+        limits: b.limits.unwrap_or_default(),
+        credits: b.credits,
     };
     let created = m
         .run(&st, move |reg, _, actor| reg.create(&new, actor))
@@ -188,6 +199,8 @@ async fn patch_key(State(st): St, m: Writer, key: KeyId, RawBody(body): RawBody)
         enabled: b.enabled,
         expires_at: b.expires_at,
         metadata: b.metadata,
+        limits: b.limits,
+        credits: b.credits,
     };
     let id = key.id;
     let rec = m

@@ -13,6 +13,7 @@ mod extract;
 mod keys;
 mod ops;
 mod paging;
+mod ratelimit;
 mod record;
 mod state;
 mod tokens;

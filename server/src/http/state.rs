@@ -64,6 +64,13 @@ pub type St = State<Arc<AppState>>;
 pub type ApiResult<T = Response> = Result<T, ApiError>;
 
 /// Unix seconds now.
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

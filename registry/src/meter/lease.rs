@@ -1,0 +1,256 @@
+//! One instance's side of a metered subject: its exact view of each counter and the
+//! share of the budget it holds (its lease), and the two ways a request is decided:
+//! from memory ([`Local`]) or in a database transaction ([`settle`]).
+//!
+//! For a limit the database holds the core's `WindowState` counting every instance's
+//! leases as spent; this instance's `view` is that state minus its own unused lease, so
+//! on one instance the view is the exact state and every answer is the core's. For
+//! credits the database holds the balance less every lease; the view adds this
+//! instance's lease back.
+
+use keyseal::meter::{
+    CreditSlot, CreditState, Credits, LimitSlot, RateLimit, Verdict, WindowState, spend_all,
+};
+
+/// One limit of a subject on this instance.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WindowLease {
+    /// The limit's window, to notice a changed rule.
+    pub(crate) window_ms: u64,
+    /// The database state less this instance's unused lease.
+    pub(crate) view: WindowState,
+    /// Units this instance holds, spent in the database in window `view.start_ms`.
+    pub(crate) lease: u64,
+    /// Leases of past windows not yet given back: `(window start, units)`.
+    pub(crate) returns: Vec<(u64, u64)>,
+}
+
+/// The credits of a subject on this instance.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CreditLease {
+    /// The database balance plus this instance's unused lease (refills as of the last
+    /// transaction).
+    pub(crate) view: CreditState,
+    /// Credits this instance holds, already taken from the database balance.
+    pub(crate) lease: u64,
+}
+
+/// A subject's meters on this instance. `synced` is false until it was read from the
+/// database, and again when another writer changed it (credits added, rules changed).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Subject {
+    pub(crate) windows: Vec<(String, WindowLease)>,
+    pub(crate) credits: Option<CreditLease>,
+    pub(crate) synced: bool,
+}
+
+/// What memory alone can say about a request.
+pub(crate) enum Local {
+    /// Every meter is covered by this instance's leases (or the request is refused by
+    /// the exact view): the verdict, spent from the leases unless a dry run.
+    Decided(Verdict),
+    /// A lease is short, a window rolled, a refill is due, or the subject was never
+    /// read: the request needs [`settle`].
+    NeedsDatabase,
+}
+
+impl WindowLease {
+    /// Moves the view to `now`'s window; a lease of a past window becomes a return.
+    fn roll(&mut self, limit: &RateLimit, now_ms: u64) {
+        let (next, _) = limit.advance(&self.view, now_ms);
+        if next.start_ms != self.view.start_ms && self.lease > 0 {
+            self.returns.push((self.view.start_ms, self.lease));
+            self.lease = 0;
+        }
+        self.view = next;
+    }
+}
+
+/// The rules of one subject, aligned with its [`Subject::windows`]: `None` for a limit
+/// this request does not apply.
+pub(crate) struct SubjectRules<'a> {
+    pub(crate) limits: Vec<Option<&'a RateLimit>>,
+    pub(crate) credits: Option<&'a Credits>,
+}
+
+/// Decides from memory when the leases cover every meter; refuses when the exact view
+/// refuses (on one instance the view is the truth; with several, others' leases only make
+/// the truth stricter).
+pub(crate) fn decide_local(
+    subjects: &mut [(&mut Subject, SubjectRules<'_>)],
+    now_ms: u64,
+    cost: u64,
+    dry_run: bool,
+) -> (Local, Vec<Report>) {
+    let mut covered = true;
+    for (s, rules) in subjects.iter_mut() {
+        if !s.synced {
+            return (Local::NeedsDatabase, Vec::new());
+        }
+        for ((_, w), limit) in applied(&mut s.windows, &rules.limits) {
+            w.roll(limit, now_ms);
+            covered &= w.lease >= cost;
+        }
+        if let (Some(c), Some(rule)) = (s.credits.as_ref(), rules.credits) {
+            // A due refill is applied in the database first (the cap depends on the
+            // balance at the refill), so it always needs a transaction.
+            let refill_due = rule
+                .refill()
+                .is_some_and(|r| r.next_after(c.view.refilled_at_ms) <= now_ms);
+            covered &= c.lease >= cost && !refill_due;
+        }
+    }
+    // The core's answer on the views: exact on one instance.
+    let (verdict, reports) = run_core(subjects, now_ms, cost, true);
+    if !verdict.allowed {
+        return (Local::Decided(verdict), reports);
+    }
+    if !covered {
+        return (Local::NeedsDatabase, Vec::new());
+    }
+    if !dry_run {
+        for (s, rules) in subjects.iter_mut() {
+            for ((_, w), _) in applied(&mut s.windows, &rules.limits) {
+                w.view.current = w.view.current.saturating_add(cost);
+                w.lease -= cost;
+            }
+            if let Some(c) = s.credits.as_mut() {
+                c.view.remaining -= cost;
+                c.lease -= cost;
+            }
+        }
+    }
+    (Local::Decided(verdict), reports)
+}
+
+/// One meter's answer, in subject order: limits then credits of each subject.
+#[derive(Clone, Debug)]
+pub(crate) enum Report {
+    Limit(keyseal::meter::LimitDecision),
+    Credits(keyseal::meter::CreditDecision),
+}
+
+/// Runs the core's `spend_all` over the views (never spending: `check_only`) or over
+/// database states.
+fn run_core(
+    subjects: &mut [(&mut Subject, SubjectRules<'_>)],
+    now_ms: u64,
+    cost: u64,
+    check_only: bool,
+) -> (Verdict, Vec<Report>) {
+    let mut limits: Vec<LimitSlot<'_>> = Vec::new();
+    let mut credits: Vec<CreditSlot<'_>> = Vec::new();
+    for (s, rules) in subjects.iter_mut() {
+        for ((_, w), limit) in applied(&mut s.windows, &rules.limits) {
+            limits.push(LimitSlot::new(limit, &mut w.view));
+        }
+        if let (Some(c), Some(rule)) = (s.credits.as_mut(), rules.credits) {
+            credits.push(CreditSlot::new(rule, &mut c.view));
+        }
+    }
+    let verdict = spend_all(now_ms, cost, check_only, &mut limits, &mut credits);
+    let mut reports: Vec<Report> = limits
+        .iter()
+        .filter_map(|s| s.decision.map(Report::Limit))
+        .collect();
+    reports.extend(
+        credits
+            .iter()
+            .filter_map(|s| s.decision.map(Report::Credits)),
+    );
+    (verdict, reports)
+}
+
+/// A subject's database rows, locked for the transaction: one state per limit (in
+/// order) and the credits.
+pub(crate) struct Rows {
+    pub(crate) windows: Vec<WindowState>,
+    pub(crate) credits: Option<CreditState>,
+}
+
+/// How much of what is left an instance leases at once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LeasePolicy {
+    /// The share of a limit's room taken per transaction: `room / divisor`, at least the
+    /// cost. 1 takes all of it (one instance).
+    pub(crate) limit_divisor: u64,
+    /// The most credits held at once beyond the cost (what a crash may lose).
+    pub(crate) max_credits: u64,
+}
+
+/// Decides a request in a database transaction: gives back this instance's leases,
+/// runs the core on the database states (exact), and on success takes new leases.
+/// `rows` are changed in place to what the transaction writes; the subjects' views and
+/// leases follow.
+pub(crate) fn settle(
+    subjects: &mut [(&mut Subject, SubjectRules<'_>)],
+    rows: &mut [Rows],
+    now_ms: u64,
+    cost: u64,
+    dry_run: bool,
+    policy: LeasePolicy,
+) -> (Verdict, Vec<Report>) {
+    // 1. Give everything back: the database states become the truth without our leases.
+    for ((s, rules), r) in subjects.iter_mut().zip(rows.iter_mut()) {
+        for (((_, w), limit), db) in applied(&mut s.windows, &rules.limits).zip(&mut r.windows) {
+            let (mut state, _) = limit.advance(db, now_ms);
+            let lease = (w.view.start_ms, std::mem::take(&mut w.lease));
+            for (start, units) in w.returns.drain(..).chain(std::iter::once(lease)) {
+                if start == state.start_ms {
+                    state.current = state.current.saturating_sub(units);
+                } else if start.saturating_add(limit.window_ms()) == state.start_ms {
+                    state.previous = state.previous.saturating_sub(units);
+                }
+            }
+            *db = state;
+            w.view = state;
+        }
+        if let (Some(rule), Some(db)) = (rules.credits, r.credits.as_mut()) {
+            let c = s.credits.get_or_insert_with(CreditLease::default);
+            db.remaining = db.remaining.saturating_add(std::mem::take(&mut c.lease));
+            *db = rule.advance(db, now_ms);
+            c.view = *db;
+        }
+        s.synced = true;
+    }
+    // 2. The core decides on the true states, spending on the views.
+    let (verdict, reports) = run_core(subjects, now_ms, cost, dry_run);
+    // 3. Write back what was spent, and lease a share of what is left.
+    for ((s, rules), r) in subjects.iter_mut().zip(rows.iter_mut()) {
+        for (((_, w), limit), db) in applied(&mut s.windows, &rules.limits).zip(&mut r.windows) {
+            *db = w.view;
+            if verdict.allowed && !dry_run {
+                let room = limit.check(&w.view, now_ms, 0).remaining;
+                let grant = room
+                    .div_ceil(policy.limit_divisor.max(1))
+                    .max(cost)
+                    .min(room);
+                db.current = db.current.saturating_add(grant);
+                w.lease = grant;
+            }
+        }
+        if let (Some(c), Some(db)) = (s.credits.as_mut(), r.credits.as_mut()) {
+            *db = c.view;
+            if verdict.allowed && !dry_run {
+                let grant = (db.remaining / 16)
+                    .max(cost)
+                    .min(policy.max_credits.max(cost))
+                    .min(db.remaining);
+                db.remaining -= grant;
+                c.lease = grant;
+            }
+        }
+    }
+    (verdict, reports)
+}
+
+/// The windows a request applies, with their limits.
+fn applied<'s, 'r>(
+    windows: &'s mut [(String, WindowLease)],
+    limits: &'r [Option<&'r RateLimit>],
+) -> impl Iterator<Item = (&'s mut (String, WindowLease), &'r RateLimit)> {
+    windows
+        .iter_mut()
+        .zip(limits)
+        .filter_map(|(w, l)| l.map(|l| (w, l)))
+}

@@ -1,0 +1,183 @@
+//! Metering in the registry: a key's named rate limits and usage credits, checked and
+//! spent atomically with its verification, exact on one instance and never over the
+//! limit with several.
+//!
+//! # How a request is metered
+//!
+//! The rules are the core's (`keyseal::meter`): a sliding-window [`RateLimit`] per named
+//! limit and a [`Credits`] balance, all passed or nothing spent
+//! (`keyseal::meter::spend_all`). The registry adds where the state lives:
+//!
+//! - The database holds, per key, each limit's window counters and the credit balance
+//!   (`meter_windows`, `meter_credits`).
+//! - Each instance leases a share of what is left: for a limit, units of the current
+//!   window's budget (counted as spent in the database when leased); for credits, a part
+//!   of the balance (taken from it when leased). A request covered by the instance's
+//!   leases is decided in memory, without I/O. Otherwise one database transaction gives
+//!   the instance's leases back, runs the core on the true states under a row lock,
+//!   spends, and takes new leases.
+//! - The instance's view of each counter is the database's minus its own unused lease,
+//!   so a request the view refuses is refused without I/O, and on one instance every
+//!   answer is exactly the core's answer for the same sequence of requests.
+//!
+//! # Guarantees
+//!
+//! - **Never over the limit.** Every unit admitted anywhere was counted in the database
+//!   under a row lock first, so several instances together admit at most what one would.
+//! - **Under-admission with several instances** is bounded by the leases the other
+//!   instances hold unused: each lease of a limit is at most ⌈room / 8⌉ (room = what the
+//!   window had left when it was taken, at least the request's cost), so with `n`
+//!   instances a burst is admitted at least `limit - (n - 1) * ⌈limit / 8⌉` per window.
+//!   A lease of a past window is given back at the instance's next transaction.
+//! - **Credits are durable.** A credit is taken from the balance in a committed
+//!   transaction before any request spends it, so no credit acknowledged as spent comes
+//!   back after a crash. What a crash can lose is the instance's unused credit lease: at
+//!   most 1/16 of the balance and at most [`crate::RegistryConfig::credit_lease_max`]
+//!   (default 100) per key. A clean [`crate::Registry::close`] gives every lease back.
+//! - **Counters follow the key**, not its secret: roll, update, enable/disable and
+//!   restarts keep them. Changing a limit's window, or removing it, starts it empty.
+
+pub(crate) mod lease;
+pub mod spec;
+pub(crate) mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use keyseal::meter::{Credits, RateLimit};
+pub use spec::{CreditSpec, LimitSpec, MAX_LIMITS, RefillSpec, Rules};
+
+use lease::Subject;
+
+/// What a verification asks of the meters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeterRequest {
+    /// Units of cost this request spends on every applied limit and on the credits.
+    /// Defaults to 1.
+    pub cost: u64,
+    /// The names of the key's limits to apply; `None` (the default) applies all of them.
+    /// A name the key does not have is `invalid_argument`.
+    pub limits: Option<Vec<String>>,
+    /// Answer what would happen without spending anything. Defaults to false.
+    pub dry_run: bool,
+}
+
+impl Default for MeterRequest {
+    fn default() -> Self {
+        MeterRequest {
+            cost: 1,
+            limits: None,
+            dry_run: false,
+        }
+    }
+}
+
+/// One limit's answer.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LimitReport {
+    /// The limit's name.
+    pub name: String,
+    /// True when it had room for the cost.
+    pub allowed: bool,
+    /// The configured limit.
+    pub limit: u64,
+    /// The window in milliseconds.
+    pub window_ms: u64,
+    /// Cost still allowed after this request (or now, when the request was refused).
+    pub remaining: u64,
+    /// Unix ms at which the current fixed window ends.
+    pub reset_ms: u64,
+}
+
+/// The credits' answer.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CreditReport {
+    /// True when the balance covered the cost.
+    pub allowed: bool,
+    /// Credits left after this request (or now, when refused).
+    pub remaining: u64,
+    /// Unix ms of the next refill, when the credits refill.
+    pub refill_at_ms: Option<u64>,
+}
+
+/// What metering answered for one verification.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MeterReport {
+    /// The cost that was (or would have been) spent.
+    pub cost: u64,
+    /// True when nothing was spent because the request asked for a dry run.
+    pub dry_run: bool,
+    /// Each applied limit's answer.
+    pub limits: Vec<LimitReport>,
+    /// The credits' answer, when the key has credits.
+    pub credits: Option<CreditReport>,
+    /// When refused: ms after which the same request can pass if nothing else is spent
+    /// (`None`: never, or not known); 0 when allowed.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// A key's parsed rules, kept with its cached record.
+#[derive(Debug, Default)]
+pub(crate) struct KeyMeter {
+    pub(crate) limits: Vec<(String, RateLimit)>,
+    pub(crate) credits: Option<Credits>,
+}
+
+impl KeyMeter {
+    pub(crate) fn of(
+        limits: &[LimitSpec],
+        credits: Option<&CreditSpec>,
+    ) -> Result<Option<Arc<KeyMeter>>, keyseal::Error> {
+        let r = spec::rules(limits, credits)?;
+        if r.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(KeyMeter {
+            limits: r.limits,
+            credits: r.credits,
+        })))
+    }
+}
+
+/// This instance's subjects, by key id.
+#[derive(Default)]
+pub(crate) struct Meters {
+    subjects: RwLock<HashMap<String, Arc<Mutex<Subject>>>>,
+}
+
+impl Meters {
+    /// The subject of `id`, created unsynced.
+    pub(crate) fn subject(&self, id: &str) -> Arc<Mutex<Subject>> {
+        if let Ok(map) = self.subjects.read()
+            && let Some(s) = map.get(id)
+        {
+            return Arc::clone(s);
+        }
+        match self.subjects.write() {
+            Ok(mut map) => Arc::clone(map.entry(id.to_owned()).or_default()),
+            Err(_) => Arc::new(Mutex::new(Subject::default())),
+        }
+    }
+
+    /// Another writer changed `id`'s rules or balance: its next request reads the
+    /// database (and gives this instance's leases back there).
+    pub(crate) fn unsync(&self, id: &str) {
+        if let Ok(map) = self.subjects.read()
+            && let Some(s) = map.get(id)
+            && let Ok(mut s) = s.lock()
+        {
+            s.synced = false;
+        }
+    }
+
+    /// Every subject, for giving leases back at close.
+    pub(crate) fn all(&self) -> Vec<(String, Arc<Mutex<Subject>>)> {
+        match self.subjects.read() {
+            Ok(map) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), Arc::clone(v)))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}

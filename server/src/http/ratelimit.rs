@@ -1,0 +1,60 @@
+//! The metering headers of an answer: `RateLimit-Policy` and `RateLimit` from the IETF
+//! httpapi draft "RateLimit header fields for HTTP" (draft-ietf-httpapi-ratelimit-headers),
+//! one item per applied limit, and on a refusal the status 429 with `Retry-After` (RFC 6585
+//! section 4, RFC 9110 section 10.2.3).
+//!
+//! `RateLimit-Policy: "per_minute";q=5;w=60` names each limit with its quota `q` and window
+//! `w` in seconds; `RateLimit: "per_minute";r=0;t=42` gives what remains `r` and the
+//! seconds `t` until the current window ends. Credits are not a window: they are in the
+//! body's `meter.credits` only.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use keyseal_registry::meter::MeterReport;
+
+/// Seconds, rounded up.
+fn secs(ms: u64) -> u64 {
+    ms.div_ceil(1000)
+}
+
+/// Adds the headers for `report` to `resp`; a `rate_limited` or `usage_exceeded` answer
+/// becomes 429 with `Retry-After` when the wait is known.
+pub fn apply(resp: &mut Response, report: &MeterReport, code: &str, now_ms: u64) {
+    let policy: Vec<String> = report
+        .limits
+        .iter()
+        .map(|l| format!("\"{}\";q={};w={}", l.name, l.limit, secs(l.window_ms)))
+        .collect();
+    let state: Vec<String> = report
+        .limits
+        .iter()
+        .map(|l| {
+            format!(
+                "\"{}\";r={};t={}",
+                l.name,
+                l.remaining,
+                secs(l.reset_ms.saturating_sub(now_ms))
+            )
+        })
+        .collect();
+    let h = resp.headers_mut();
+    // Limit names are `[A-Za-z0-9_-]`, so both values are valid header text.
+    if !policy.is_empty()
+        && let (Ok(p), Ok(s)) = (
+            HeaderValue::from_str(&policy.join(", ")),
+            HeaderValue::from_str(&state.join(", ")),
+        )
+    {
+        h.insert("ratelimit-policy", p);
+        h.insert("ratelimit", s);
+    }
+    if code == "rate_limited" || code == "usage_exceeded" {
+        *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        if let Some(ms) = report.retry_after_ms {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from(secs(ms).max(1)),
+            );
+        }
+    }
+}
