@@ -112,14 +112,14 @@ export class ApiKey {
   /** The public id: safe to log and store. */
   readonly id: string;
   readonly checksum: string;
-  /** `prefix_id`: the accessKey half of an accessKey + secretKey pair. */
-  readonly accessKey: string;
+  /** `prefix_id`: the public part; the accessKey of an accessKey + secretKey pair. */
+  readonly prefixedId: string;
   /** The whole key, to hand to its owner once. */
   expose(): string;
   /** The secret part, without the checksum. */
   exposeSecret(): string;
-  /** The secretKey half of the pair: secret and checksum. */
-  exposeSecretKey(): string;
+  /** The secret and its checksum: the secretKey of an accessKey + secretKey pair. */
+  exposeSecretWithChecksum(): string;
   /** `prefix_id_…` */
   toString(): string;
   toJSON(): { prefix: string; id: string };

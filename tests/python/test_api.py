@@ -33,8 +33,8 @@ def test_generate_and_parse() -> None:
     assert len(a.expose()) == fmt.key_len
     parsed = fmt.parse(a.expose())
     assert (parsed.prefix, parsed.id, parsed.checksum) == (a.prefix, a.id, a.checksum)
-    assert parsed.access_key + "_" + parsed.expose_secret_key() == a.expose()
-    assert parsed.expose_secret() + parsed.checksum == parsed.expose_secret_key()
+    assert parsed.prefixed_id + "_" + parsed.expose_secret_with_checksum() == a.expose()
+    assert parsed.expose_secret() + parsed.checksum == parsed.expose_secret_with_checksum()
     fmt.check(a.expose())
     assert keyseal.parse_key(a.expose()).id == a.id
 
@@ -360,7 +360,7 @@ def test_headers_from_mappings_pairs_and_raw_asgi() -> None:
     assert (cred.kind, cred.source, cred.value) == ("api_key", "x-api-key", key.expose())
     assert key.expose() not in repr(cred)
     pair = keyseal.extract_credential(
-        Headers(raw=[(b"accesskey", key.access_key.encode()), (b"secretkey", key.expose_secret_key().encode())])
+        Headers(raw=[(b"accesskey", key.prefixed_id.encode()), (b"secretkey", key.expose_secret_with_checksum().encode())])
     )
     assert (pair.kind, pair.source, pair.value) == ("key_pair", "key-pair", key.expose())
     token = keyset().issue({"exp": NOW})

@@ -75,7 +75,7 @@ def test_three_header_forms(env: tuple[TestClient, Keys], form: str) -> None:
     headers = {
         "x-api-key": {"x-api-key": key.expose()},
         "bearer": {"Authorization": f"Bearer {key.expose()}"},
-        "key-pair": {"accessKey": key.access_key, "secretKey": key.expose_secret_key()},
+        "key-pair": {"accessKey": key.prefixed_id, "secretKey": key.expose_secret_with_checksum()},
     }[form]
     r = client.get("/keys/me", headers=headers)
     assert r.status_code == 200, r.text

@@ -134,9 +134,10 @@ impl ApiKey {
         guard(py, || Ok(self.inner.checksum()))
     }
 
+    /// `prefix_id`: the public part, the `accessKey` of the access-key/secret-key flow.
     #[getter]
-    fn access_key<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
-        guard(py, || Ok(self.inner.access_key()))
+    fn prefixed_id<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
+        guard(py, || Ok(self.inner.prefixed_id()))
     }
 
     /// The whole key, to hand to its owner once.
@@ -149,9 +150,9 @@ impl ApiKey {
         guard(py, || Ok(self.inner.expose_secret()))
     }
 
-    /// The `secretKey` half of the key-pair form: secret and checksum.
-    fn expose_secret_key<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
-        guard(py, || Ok(self.inner.expose_secret_key()))
+    /// The secret and its checksum: the `secretKey` of the access-key/secret-key flow.
+    fn expose_secret_with_checksum<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
+        guard(py, || Ok(self.inner.expose_secret_with_checksum()))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

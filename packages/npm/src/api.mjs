@@ -212,13 +212,14 @@ function createApi(native, backend) {
     get prefix() { return this.#k.prefix(); }
     get id() { return this.#k.id(); }
     get checksum() { return this.#k.checksum(); }
-    get accessKey() { return this.#k.accessKey(); }
+    /** `prefix_id`: the public part, the `accessKey` of the access-key/secret-key flow. */
+    get prefixedId() { return this.#k.prefixedId(); }
     /** The whole key, to hand to its owner once. */
     expose() { return this.#k.expose(); }
     /** The secret part, without the checksum. */
     exposeSecret() { return this.#k.exposeSecret(); }
-    /** The `secretKey` half of an accessKey + secretKey pair. */
-    exposeSecretKey() { return this.#k.exposeSecretKey(); }
+    /** The secret and its checksum: the `secretKey` of an accessKey + secretKey pair. */
+    exposeSecretWithChecksum() { return this.#k.exposeSecretWithChecksum(); }
     toString() { return this.#k.display(); }
     toJSON() { return { prefix: this.prefix, id: this.id }; }
     [INSPECT]() { return `ApiKey { prefix: '${this.prefix}', id: '${this.id}', secret: '${redacted}' }`; }

@@ -81,14 +81,14 @@ class ApiKey:
     @property
     def checksum(self) -> str: ...
     @property
-    def access_key(self) -> str:
-        """``prefix_id``: the ``accessKey`` half of the key-pair form; not secret."""
+    def prefixed_id(self) -> str:
+        """``prefix_id``: the public part, the ``accessKey`` of the key-pair form; not secret."""
     def expose(self) -> str:
         """The whole key, to hand to its owner once."""
     def expose_secret(self) -> str:
         """The secret part, without the checksum."""
-    def expose_secret_key(self) -> str:
-        """The ``secretKey`` half of the key-pair form: secret and checksum."""
+    def expose_secret_with_checksum(self) -> str:
+        """The secret and its checksum: the ``secretKey`` of the key-pair form."""
 
 @final
 class KeyFormat:
