@@ -96,7 +96,7 @@ impl ApiKey {
     }
     /// The secret and its checksum: the `secretKey` of the access-key/secret-key flow.
     #[cfg_attr(not(target_arch = "wasm32"), napi(catch_unwind))]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = exposeSecretKey))]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = exposeSecretWithChecksum))]
     pub fn expose_secret_with_checksum(&self) -> String {
         self.0.expose_secret_with_checksum().to_owned()
     }
