@@ -142,8 +142,19 @@ export class KeyFormat {
   /** A key made only from `entropy` (tests, vectors); `rng_failed` when it runs out. */
   generateFromEntropy(entropy: Secret): ApiKey;
   parse(key: string): ApiKey;
-  /** `true`, or throws the reason the key is not of this format. */
-  check(key: string): true;
+  /** The key's parts, or throws the reason the key is not of this format. */
+  check(key: string): KeyParts;
+}
+
+/** The parts of a checked key (the core's `KeyParts`). Inspection never shows the secret. */
+export class KeyParts {
+  private constructor();
+  readonly prefix: string;
+  /** The public id: safe to log and store. */
+  readonly id: string;
+  /** The secret part, without the checksum. */
+  exposeSecret(): string;
+  toJSON(): { prefix: string; id: string };
 }
 
 /** Parses a key of any prefix and lengths. */

@@ -35,8 +35,21 @@ def test_generate_and_parse() -> None:
     assert (parsed.prefix, parsed.id, parsed.checksum) == (a.prefix, a.id, a.checksum)
     assert parsed.prefixed_id + "_" + parsed.expose_secret_with_checksum() == a.expose()
     assert parsed.expose_secret() + parsed.checksum == parsed.expose_secret_with_checksum()
-    fmt.check(a.expose())
     assert keyseal.parse_key(a.expose()).id == a.id
+
+
+def test_check_returns_the_parts() -> None:
+    # The same answer as the core's KeyFormat::check and Node's check: prefix, id, secret.
+    fmt = keyseal.KeyFormat("acme_live")
+    key = fmt.generate()
+    parts = fmt.check(key.expose())
+    assert isinstance(parts, keyseal.KeyParts)
+    assert (parts.prefix, parts.id, parts.expose_secret()) == ("acme_live", key.id, key.expose_secret())
+    assert repr(parts) == f"KeyParts(prefix='acme_live', id='{key.id}', secret=<redacted>)"
+    assert key.expose_secret() not in f"{parts} {parts!r}"
+    with pytest.raises(keyseal.MalformedError) as info:
+        fmt.check(key.expose()[:-1] + ("A" if key.expose()[-1] != "A" else "B"))
+    assert info.value.code == "bad_checksum"
 
 
 def test_custom_lengths() -> None:

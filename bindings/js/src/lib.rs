@@ -143,10 +143,12 @@ impl KeyFormat {
     pub fn parse(&self, key: String) -> Result<ApiKey> {
         self.0.parse(&key).map(ApiKey).map_err(to_js)
     }
-    /// Checks a key of this format.
+    /// Checks a key of this format and gives its parts (the npm wrapper's `KeyParts`).
+    /// The core's `KeyParts` borrows the key; `parse` makes the same checks and keeps an
+    /// owned, zeroizing copy.
     #[cfg_attr(not(target_arch = "wasm32"), napi(catch_unwind))]
-    pub fn check(&self, key: String) -> Result<bool> {
-        self.0.check(&key).map(|_| true).map_err(to_js)
+    pub fn check(&self, key: String) -> Result<ApiKey> {
+        self.0.parse(&key).map(ApiKey).map_err(to_js)
     }
 }
 

@@ -1,4 +1,4 @@
-//! API keys: `KeyFormat`, `ApiKey`, `parse_key`.
+//! API keys: `KeyFormat`, `ApiKey`, `KeyParts`, `parse_key`.
 
 use keyseal::FixedEntropy;
 use pyo3::prelude::*;
@@ -92,12 +92,16 @@ impl KeyFormat {
         })
     }
 
-    /// Checks a key of this format without keeping it.
-    fn check(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Checks a key of this format and returns its parts, as the core's
+    /// `KeyFormat::check` does.
+    fn check(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<KeyParts> {
         guard(py, || {
             let key = text(key, "key")?;
-            self.inner.check(&key)?;
-            Ok(())
+            // The core's `KeyParts` borrows the key; `parse` makes the same checks and
+            // keeps an owned, zeroizing copy the Python object can hold.
+            Ok(KeyParts {
+                inner: self.inner.parse(&key)?,
+            })
         })
     }
 
@@ -170,6 +174,41 @@ impl ApiKey {
     }
 }
 
+/// The parts of a checked key (what `KeyFormat.check` returns), as the core's `KeyParts`:
+/// prefix, id, and the secret through `expose_secret()`; `repr` never shows the secret.
+#[pyclass(frozen, module = "keyseal")]
+struct KeyParts {
+    inner: keyseal::ApiKey,
+}
+
+#[pymethods]
+impl KeyParts {
+    #[getter]
+    fn prefix<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
+        guard(py, || Ok(self.inner.prefix()))
+    }
+
+    #[getter]
+    fn id<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
+        guard(py, || Ok(self.inner.id()))
+    }
+
+    /// The secret part, without the checksum.
+    fn expose_secret<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
+        guard(py, || Ok(self.inner.expose_secret()))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        guard(py, || {
+            Ok(format!(
+                "KeyParts(prefix={}, id={}, secret=<redacted>)",
+                q(self.inner.prefix()),
+                q(self.inner.id())
+            ))
+        })
+    }
+}
+
 /// Parses a key of any valid prefix and lengths.
 #[pyfunction]
 fn parse_key(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<ApiKey> {
@@ -185,6 +224,7 @@ fn parse_key(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<ApiKey> {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KeyFormat>()?;
     m.add_class::<ApiKey>()?;
+    m.add_class::<KeyParts>()?;
     m.add_function(wrap_pyfunction!(parse_key, m)?)?;
     Ok(())
 }

@@ -226,6 +226,21 @@ function createApi(native, backend) {
   }
   const wrapKey = (inner) => new ApiKey(INTERNAL, inner);
 
+  /** The parts of a checked key (what `KeyFormat.check` returns), as the core's `KeyParts`. */
+  class KeyParts {
+    #k;
+    constructor(token, inner) {
+      if (token !== INTERNAL) throw new TypeError("KeyParts is returned by KeyFormat.check()");
+      this.#k = inner;
+    }
+    get prefix() { return this.#k.prefix(); }
+    get id() { return this.#k.id(); }
+    /** The secret part, without the checksum. */
+    exposeSecret() { return this.#k.exposeSecret(); }
+    toJSON() { return { prefix: this.prefix, id: this.id }; }
+    [INSPECT]() { return `KeyParts { prefix: '${this.prefix}', id: '${this.id}', secret: '${redacted}' }`; }
+  }
+
   class KeyFormat {
     #f;
     #prefix;
@@ -258,10 +273,10 @@ function createApi(native, backend) {
       str("key", key);
       try { return wrapKey(this.#f.parse(key)); } catch (e) { throw convert(e); }
     }
-    /** True when `key` is a well-formed key of this format; throws otherwise. */
+    /** The parts of `key` when it is a well-formed key of this format; throws otherwise. */
     check(key) {
       str("key", key);
-      try { return this.#f.check(key); } catch (e) { throw convert(e); }
+      try { return new KeyParts(INTERNAL, this.#f.check(key)); } catch (e) { throw convert(e); }
     }
   }
 
@@ -830,6 +845,7 @@ function createApi(native, backend) {
     BACKEND: backend,
     ApiKey,
     KeyFormat,
+    KeyParts,
     parseKey,
     Pepper,
     PepperSet,

@@ -20,6 +20,7 @@ __all__ = [
     "ERROR_CODES",
     "KeyFormat",
     "ApiKey",
+    "KeyParts",
     "Pepper",
     "PepperSet",
     "TokenKey",
@@ -108,7 +109,19 @@ class KeyFormat:
     def generate_from_entropy(self, entropy: _Secret) -> ApiKey:
         """A key from fixed bytes (tests and vectors only)."""
     def parse(self, key: str) -> ApiKey: ...
-    def check(self, key: str) -> None: ...
+    def check(self, key: str) -> KeyParts:
+        """Checks ``key`` (structure, checksum, prefix, lengths) and returns its parts."""
+
+@final
+class KeyParts:
+    """The parts of a checked key, as the core's ``KeyParts``. ``repr`` never shows the secret."""
+
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    def expose_secret(self) -> str:
+        """The secret part, without the checksum."""
 
 def parse_key(key: str) -> ApiKey:
     """Parses a key of any valid prefix and lengths."""
