@@ -170,6 +170,9 @@ class TokenKey:
 
 @final
 class VerifiedToken:
+    """What ``Keyset.verify`` returns: the key (``kid``) and algorithm that verified the
+    token, and its claims."""
+
     @property
     def kid(self) -> str: ...
     @property
@@ -228,19 +231,6 @@ class Keyset:
         nested in extra claims, int or float) must lie within +-(2**53 - 1) (RFC 7493
         section 2.2), else ``ClaimsError`` with code ``invalid_claim``."""
     def verify(
-        self,
-        token: str,
-        validation: Validation | None = None,
-        *,
-        now: _Timestamp | None = None,
-        leeway: int = 0,
-        audience: str | Iterable[str] | None = None,
-        issuer: str | Iterable[str] | None = None,
-        required: Iterable[str] | None = None,
-        dangerously_allow_missing_exp: bool = False,
-        max_token_len: int = 8192,
-    ) -> dict[str, Any]: ...
-    def verify_complete(
         self,
         token: str,
         validation: Validation | None = None,
