@@ -103,8 +103,8 @@ def main() -> None:
     dangerous_token = serializer.dumps(CLAIMS)
 
     # Every verifier must accept the same claims before anything is timed.
-    assert keyset.verify(token, audience=AUD, issuer=ISS) == CLAIMS
-    assert keyset.verify(token, keyseal.Validation(audience=AUD, issuer=ISS)) == CLAIMS
+    assert keyset.verify(token, audience=AUD, issuer=ISS).claims == CLAIMS
+    assert keyset.verify(token, keyseal.Validation(audience=AUD, issuer=ISS)).claims == CLAIMS
     assert pyjwt.decode(token, SECRET, algorithms=["HS256"], audience=AUD, issuer=ISS) == CLAIMS
 
     def jose_verify() -> dict[str, Any]:

@@ -343,6 +343,10 @@ impl ApiKey {
     }
 
     /// The secret part, without the checksum. Handle with care.
+    ///
+    /// The four views of a key are [`ApiKey::expose`] (the whole key),
+    /// [`ApiKey::prefixed_id`] (`prefix_id`, public), this method (the secret alone) and
+    /// [`ApiKey::expose_secret_with_checksum`] (the secret and its checksum).
     pub fn expose_secret(&self) -> &str {
         &self.key[self.secret_start..self.key.len() - CHECKSUM_LEN]
     }
@@ -352,13 +356,15 @@ impl ApiKey {
         &self.key
     }
 
-    /// The access-key half of the key as an `accessKey` + `secretKey` pair: `prefix_id`.
-    pub fn access_key(&self) -> &str {
+    /// `prefix_id`: the public part of the key, safe to log and show. It is the
+    /// `accessKey` of the access-key/secret-key flow (docs/compat.md).
+    pub fn prefixed_id(&self) -> &str {
         &self.key[..self.secret_start - 1]
     }
 
-    /// The secret-key half of the pair: the secret and its checksum. Handle with care.
-    pub fn expose_secret_key(&self) -> &str {
+    /// The secret and its checksum: the whole key after `prefix_id_`, the `secretKey`
+    /// of the access-key/secret-key flow. Handle with care.
+    pub fn expose_secret_with_checksum(&self) -> &str {
         &self.key[self.secret_start..]
     }
 }
@@ -375,7 +381,7 @@ impl fmt::Debug for ApiKey {
 
 impl fmt::Display for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}_…", self.access_key())
+        write!(f, "{}_…", self.prefixed_id())
     }
 }
 

@@ -32,7 +32,7 @@ proptest! {
         let any = parse_key(key.expose()).unwrap();
         prop_assert_eq!(any.id(), key.id());
         // The pair halves join back into the key.
-        prop_assert_eq!(format!("{}_{}", key.access_key(), key.expose_secret_key()), key.expose());
+        prop_assert_eq!(format!("{}_{}", key.prefixed_id(), key.expose_secret_with_checksum()), key.expose());
     }
 
     #[test]

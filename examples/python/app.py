@@ -97,7 +97,7 @@ def create_app(peppers: keyseal.PepperSet, keyset: keyseal.Keyset, store: Store)
     def resolve(request: Request) -> tuple[Principal, KeyRecord]:
         cred = keyseal.extract_credential(request.headers)
         if cred.kind == "token":
-            claims = keyset.verify(cred.value, issuer=ISSUER)
+            claims = keyset.verify(cred.value, issuer=ISSUER).claims
             key_id = claims.get("key_id")
             record = store.get(key_id) if isinstance(key_id, str) else None
             if record is None:

@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(key) = parse_key(text) {
         assert_eq!(key.expose(), text);
-        assert_eq!(format!("{}_{}", key.access_key(), key.expose_secret_key()), text);
+        assert_eq!(format!("{}_{}", key.prefixed_id(), key.expose_secret_with_checksum()), text);
         let format = KeyFormat::new(key.prefix())
             .and_then(|f| f.with_lengths(key.id().len(), key.expose_secret().len()))
             .expect("a parsed key's own format is valid");

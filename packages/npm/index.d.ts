@@ -114,14 +114,14 @@ export class ApiKey {
   /** The public id: safe to log and store. */
   readonly id: string;
   readonly checksum: string;
-  /** `prefix_id`: the accessKey half of an accessKey + secretKey pair. */
-  readonly accessKey: string;
+  /** `prefix_id`: the public part; the accessKey of an accessKey + secretKey pair. */
+  readonly prefixedId: string;
   /** The whole key, to hand to its owner once. */
   expose(): string;
   /** The secret part, without the checksum. */
   exposeSecret(): string;
-  /** The secretKey half of the pair: secret and checksum. */
-  exposeSecretKey(): string;
+  /** The secret and its checksum: the secretKey of an accessKey + secretKey pair. */
+  exposeSecretWithChecksum(): string;
   /** `prefix_id_…` */
   toString(): string;
   toJSON(): { prefix: string; id: string };
@@ -144,8 +144,19 @@ export class KeyFormat {
   /** A key made only from `entropy` (tests, vectors); `rng_failed` when it runs out. */
   generateFromEntropy(entropy: Secret): ApiKey;
   parse(key: string): ApiKey;
-  /** `true`, or throws the reason the key is not of this format. */
-  check(key: string): true;
+  /** The key's parts, or throws the reason the key is not of this format. */
+  check(key: string): KeyParts;
+}
+
+/** The parts of a checked key (the core's `KeyParts`). Inspection never shows the secret. */
+export class KeyParts {
+  private constructor();
+  readonly prefix: string;
+  /** The public id: safe to log and store. */
+  readonly id: string;
+  /** The secret part, without the checksum. */
+  exposeSecret(): string;
+  toJSON(): { prefix: string; id: string };
 }
 
 /** Parses a key of any prefix and lengths. */

@@ -59,11 +59,11 @@ pub struct RegistryConfig {
     pub sqlite_cache_size: u64,
     /// SQLite memory-mapped I/O of each connection, in bytes; 0 turns it off. Defaults
     /// to 1 GiB: uncached lookups in a large database read pages straight from the OS
-    /// page cache (at 1M keys a lookup took 10.9 µs of CPU without it, 1.6x the
-    /// 1,000-key time, and 8.8 µs, 1.3x, with it). Every connection maps the file on
-    /// its own, and mapped pages count in the process's resident memory once per
-    /// connection, so a process that budgets its RSS and answers hot keys from the
-    /// record cache (the keyseal server) sets 0.
+    /// page cache instead of one `pread` per leaf page, so a lookup at a million keys
+    /// costs little more than at a thousand (figures under "Benchmark" in the registry
+    /// README). Every connection maps the file on its own, and mapped pages count in the
+    /// process's resident memory once per connection, so a process that budgets its RSS
+    /// and answers hot keys from the record cache (the keyseal server) sets 0.
     pub sqlite_mmap_size: u64,
     /// Verify-path database lookups (cache misses) running at once, at most; the rest
     /// wait. Keeps a flood of unknown ids from starving other operations. Defaults to 4.

@@ -90,9 +90,11 @@ for (const b of backends) {
       const tk = new api.TokenKey("k1", "token-secret-token-secret-token-secret");
       const pepper = new api.Pepper("p1", "pepper-secret-pepper");
       const cred = api.extractCredential({ "x-api-key": key.expose() });
-      const text = inspect({ key, tk, pepper, cred, set: new api.PepperSet(pepper), ks: new api.Keyset(tk) }, { depth: 5, showHidden: true });
+      const parts = new api.KeyFormat("acme").check(key.expose());
+      const text = inspect({ key, parts, tk, pepper, cred, set: new api.PepperSet(pepper), ks: new api.Keyset(tk) }, { depth: 5, showHidden: true });
       for (const s of [secret, "token-secret", "pepper-secret", key.expose()]) assert.ok(!text.includes(s), `inspect shows ${s.slice(0, 6)}…`);
       assert.match(text, /ApiKey \{ prefix: 'acme', id: '\w{16}', secret: '<redacted>' \}/);
+      assert.match(text, /KeyParts \{ prefix: 'acme', id: '\w{16}', secret: '<redacted>' \}/);
       assert.match(text, /Credential \{ kind: 'api_key', source: 'x-api-key', value: '<redacted>' \}/);
       assert.ok(!String(key).includes(secret) && !`${key}`.includes(secret));
     });

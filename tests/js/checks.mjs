@@ -116,10 +116,13 @@ export async function apiChecks(api, { errorCodes, familyOf }) {
       const k1 = f.generate();
       const k2 = f.generate();
       if (k1.expose() === k2.expose()) fail("two generated keys are equal");
-      eq(f.check(k1.expose()), true, "check");
+      const parts = f.check(k1.expose());
+      if (!(parts instanceof api.KeyParts)) fail("check returns a KeyParts");
+      eq([parts.prefix, parts.id, parts.exposeSecret()], [k1.prefix, k1.id, k1.exposeSecret()], "check parts");
+      eq(JSON.stringify(parts), JSON.stringify({ prefix: k1.prefix, id: k1.id }), "check parts JSON");
       const p = f.parse(k1.expose());
-      eq([p.prefix, p.id, p.checksum, p.accessKey], [k1.prefix, k1.id, k1.checksum, k1.accessKey], "parse");
-      eq(`${p.accessKey}_${p.exposeSecretKey()}`, k1.expose(), "pair halves");
+      eq([p.prefix, p.id, p.checksum, p.prefixedId], [k1.prefix, k1.id, k1.checksum, k1.prefixedId], "parse");
+      eq(`${p.prefixedId}_${p.exposeSecretWithChecksum()}`, k1.expose(), "pair halves");
       const shown = `${String(k1)} ${JSON.stringify(k1)} ${JSON.stringify({ k1 })}`;
       if (shown.includes(k1.exposeSecret())) fail("the secret shows in toString/JSON");
       throwsCode(api, () => new api.KeyFormat("other").parse(k1.expose()), "prefix_mismatch", "MalformedError", "prefix");

@@ -45,12 +45,12 @@ describe("examples/node (Express on 127.0.0.1)", () => {
 
   test("accessKey + secretKey pair, wrong secrets and unknown ids", async () => {
     const key = ctx.issueKey({ owner: "u3", scopes: ["items:read"] });
-    const pair = { accesskey: key.accessKey, secretkey: key.exposeSecretKey() };
+    const pair = { accesskey: key.prefixedId, secretkey: key.exposeSecretWithChecksum() };
     assert.equal((await call("GET", "/items", pair)).status, 200);
     assert.equal((await call("POST", "/items", pair)).body.error, "insufficient_scope");
     const other = ctx.issueKey({ owner: "u4", scopes: [] });
     // Swapping in another key's secret half breaks the checksum before any lookup.
-    const forged = `${key.accessKey}_${other.exposeSecretKey()}`;
+    const forged = `${key.prefixedId}_${other.exposeSecretWithChecksum()}`;
     assert.equal((await call("GET", "/items", { "x-api-key": forged })).body.error, "bad_checksum");
   });
 

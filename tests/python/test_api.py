@@ -33,10 +33,23 @@ def test_generate_and_parse() -> None:
     assert len(a.expose()) == fmt.key_len
     parsed = fmt.parse(a.expose())
     assert (parsed.prefix, parsed.id, parsed.checksum) == (a.prefix, a.id, a.checksum)
-    assert parsed.access_key + "_" + parsed.expose_secret_key() == a.expose()
-    assert parsed.expose_secret() + parsed.checksum == parsed.expose_secret_key()
-    fmt.check(a.expose())
+    assert parsed.prefixed_id + "_" + parsed.expose_secret_with_checksum() == a.expose()
+    assert parsed.expose_secret() + parsed.checksum == parsed.expose_secret_with_checksum()
     assert keyseal.parse_key(a.expose()).id == a.id
+
+
+def test_check_returns_the_parts() -> None:
+    # The same answer as the core's KeyFormat::check and Node's check: prefix, id, secret.
+    fmt = keyseal.KeyFormat("acme_live")
+    key = fmt.generate()
+    parts = fmt.check(key.expose())
+    assert isinstance(parts, keyseal.KeyParts)
+    assert (parts.prefix, parts.id, parts.expose_secret()) == ("acme_live", key.id, key.expose_secret())
+    assert repr(parts) == f"KeyParts(prefix='acme_live', id='{key.id}', secret=<redacted>)"
+    assert key.expose_secret() not in f"{parts} {parts!r}"
+    with pytest.raises(keyseal.MalformedError) as info:
+        fmt.check(key.expose()[:-1] + ("A" if key.expose()[-1] != "A" else "B"))
+    assert info.value.code == "bad_checksum"
 
 
 def test_custom_lengths() -> None:
@@ -103,7 +116,7 @@ def test_issue_verify_round_trip_with_python_values() -> None:
         "tuple": ("t",),
     }
     token = ks.issue(claims)
-    got = ks.verify(token, now=NOW, audience="b", issuer=["x", "https://auth.example"])
+    got = ks.verify(token, now=NOW, audience="b", issuer=["x", "https://auth.example"]).claims
     assert got == {
         "iss": "https://auth.example",
         "aud": ["a", "b"],
@@ -112,7 +125,9 @@ def test_issue_verify_round_trip_with_python_values() -> None:
         "nested": {"list": [1, 2.5, None, True, "x"], "big": 2**53 - 1},
         "tuple": ["t"],
     }
-    full = ks.verify_complete(token, now=NOW_DT, audience=("b",), issuer="https://auth.example")
+    # kid and alg come with the claims, as in Rust and Node.
+    full = ks.verify(token, now=NOW_DT, audience=("b",), issuer="https://auth.example")
+    assert isinstance(full, keyseal.VerifiedToken)
     assert (full.kid, full.alg, full.claims) == ("k1", "HS256", got)
     assert "VerifiedToken(kid='k1', alg='HS256'" in repr(full)
 
@@ -123,14 +138,14 @@ def test_verify_defaults_and_options() -> None:
     with pytest.raises(keyseal.TimeError) as info:
         ks.verify(token, now=NOW)
     assert info.value.code == "token_not_yet_valid"
-    assert ks.verify(token, now=NOW, leeway=5)["nbf"] == NOW + 5
+    assert ks.verify(token, now=NOW, leeway=5).claims["nbf"] == NOW + 5
     with pytest.raises(keyseal.ClaimsError) as info2:
         ks.verify(token, now=NOW + 5, required=("exp", "jti"))
     assert info2.value.code == "missing_claim"
     no_exp = ks.issue({"sub": "u"})
     with pytest.raises(keyseal.ClaimsError):
         ks.verify(no_exp, now=NOW)
-    assert ks.verify(no_exp, now=NOW, dangerously_allow_missing_exp=True) == {"sub": "u"}
+    assert ks.verify(no_exp, now=NOW, dangerously_allow_missing_exp=True).claims == {"sub": "u"}
     with pytest.raises(keyseal.MalformedError) as info3:
         ks.verify(token, now=NOW + 5, max_token_len=64)
     assert info3.value.code == "token_too_large"
@@ -166,8 +181,8 @@ def test_dangerously_allow_missing_exp() -> None:
         "Validation(leeway=0, audience=(), issuer=(), required=('sub',), "
         "dangerously_allow_missing_exp=True, max_token_len=8192)"
     )
-    assert ks.verify(no_exp, v, now=NOW) == {"sub": "u"}
-    assert ks.verify(no_exp, now=NOW, dangerously_allow_missing_exp=True, required=["sub"]) == {"sub": "u"}
+    assert ks.verify(no_exp, v, now=NOW).claims == {"sub": "u"}
+    assert ks.verify(no_exp, now=NOW, dangerously_allow_missing_exp=True, required=["sub"]).claims == {"sub": "u"}
     # exp named in `required` stays required; a present exp is still checked.
     with pytest.raises(keyseal.ClaimsError):
         ks.verify(no_exp, now=NOW, dangerously_allow_missing_exp=True, required=["exp"])
@@ -186,7 +201,7 @@ MAX_SAFE = 2**53 - 1
 def test_numbers_within_2_53_round_trip_exactly() -> None:
     ks = keyset()
     claims = {"exp": MAX_SAFE, "nbf": -MAX_SAFE, "n": MAX_SAFE, "m": -MAX_SAFE, "l": [MAX_SAFE, 0.25]}
-    got = ks.verify(ks.issue(claims), now=NOW)
+    got = ks.verify(ks.issue(claims), now=NOW).claims
     assert got == claims
     assert type(got["n"]) is int and type(got["l"][0]) is int
 
@@ -226,8 +241,8 @@ def test_validation_object() -> None:
     assert (v.leeway, v.audiences, v.issuers, v.required, v.max_token_len) == (30, ("api",), ("a", "b"), ("iss", "exp"), 8192)
     assert repr(v) == "Validation(leeway=30, audience=('api',), issuer=('a', 'b'), required=('iss', 'exp'), max_token_len=8192)"
     token = ks.issue({"iss": "b", "aud": "api", "exp": NOW})
-    assert ks.verify(token, v, now=NOW + 29)["iss"] == "b"
-    assert ks.verify(token, validation=v, now=NOW + 29) == ks.verify(token, now=NOW + 29, audience="api", issuer="b", leeway=30)
+    assert ks.verify(token, v, now=NOW + 29).claims["iss"] == "b"
+    assert ks.verify(token, validation=v, now=NOW + 29).claims == ks.verify(token, now=NOW + 29, audience="api", issuer="b", leeway=30).claims
     with pytest.raises(keyseal.TimeError):
         ks.verify(token, v, now=NOW + 30)
     with pytest.raises(TypeError, match="not both"):
@@ -243,7 +258,7 @@ def test_validation_object() -> None:
 def test_verify_uses_the_clock_when_now_is_none() -> None:
     ks = keyset()
     fresh = ks.issue({"exp": datetime.now(timezone.utc) + timedelta(minutes=1)})
-    assert "exp" in ks.verify(fresh)
+    assert "exp" in ks.verify(fresh).claims
     stale = ks.issue({"exp": datetime.now(timezone.utc) - timedelta(seconds=1)})
     with pytest.raises(keyseal.TimeError):
         ks.verify(stale)
@@ -256,8 +271,8 @@ def test_rotation_is_a_new_immutable_keyset() -> None:
     assert ks.signing_key.kid == "k1" and rotated.signing_key.kid == "k2"
     assert [k.kid for k in rotated.keys] == ["k1", "k2"]
     assert rotated.keys[0].verify_until == NOW + 1800
-    assert rotated.verify_complete(rotated.issue({"exp": NOW + 60}), now=NOW).alg == "HS384"
-    assert rotated.verify(old_token, now=NOW)["exp"] == NOW + 3600
+    assert rotated.verify(rotated.issue({"exp": NOW + 60}), now=NOW).alg == "HS384"
+    assert rotated.verify(old_token, now=NOW).claims["exp"] == NOW + 3600
     with pytest.raises(keyseal.SignatureError) as info:
         rotated.verify(old_token, now=NOW + 1800)
     assert info.value.code == "key_retired"
@@ -270,7 +285,7 @@ def test_rotation_is_a_new_immutable_keyset() -> None:
 def test_exchange() -> None:
     ks = keyset()
     token = ks.exchange(key_id="AbCdEfGh12345678", scopes=["keys:read", "billing:*"], role="admin", now=NOW)
-    claims = ks.verify(token, now=NOW + 599)
+    claims = ks.verify(token, now=NOW + 599).claims
     assert claims == {
         "sub": "AbCdEfGh12345678",
         "exp": NOW + 600,
@@ -304,16 +319,16 @@ def test_issue_rejects_wrong_registered_claim_types() -> None:
         assert info.value.code == "invalid_claim"
     # A NumericDate may be fractional, as in a received token: it is rounded down.
     ks = keyset()
-    assert ks.verify(ks.issue({"exp": NOW + 0.9, "iat": -0.5}), now=0) == {"exp": NOW, "iat": -1}
+    assert ks.verify(ks.issue({"exp": NOW + 0.9, "iat": -0.5}), now=0).claims == {"exp": NOW, "iat": -1}
 
 
 def test_datetime_conversion_rounds_down_and_honours_offsets() -> None:
     ks = keyset()
     plus_two = timezone(timedelta(hours=2))
     token = ks.issue({"exp": datetime(2026, 1, 1, 2, 0, 0, 999_999, tzinfo=plus_two)})
-    assert ks.verify(token, now=0)["exp"] == NOW
+    assert ks.verify(token, now=0).claims["exp"] == NOW
     before_epoch = datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=timezone.utc)
-    assert ks.verify(ks.issue({"iat": before_epoch}), now=0, dangerously_allow_missing_exp=True) == {"iat": -1}
+    assert ks.verify(ks.issue({"iat": before_epoch}), now=0, dangerously_allow_missing_exp=True).claims == {"iat": -1}
 
 
 # --- policy -----------------------------------------------------------------------------
@@ -360,7 +375,7 @@ def test_headers_from_mappings_pairs_and_raw_asgi() -> None:
     assert (cred.kind, cred.source, cred.value) == ("api_key", "x-api-key", key.expose())
     assert key.expose() not in repr(cred)
     pair = keyseal.extract_credential(
-        Headers(raw=[(b"accesskey", key.access_key.encode()), (b"secretkey", key.expose_secret_key().encode())])
+        Headers(raw=[(b"accesskey", key.prefixed_id.encode()), (b"secretkey", key.expose_secret_with_checksum().encode())])
     )
     assert (pair.kind, pair.source, pair.value) == ("key_pair", "key-pair", key.expose())
     token = keyset().issue({"exp": NOW})
@@ -401,7 +416,7 @@ def test_shared_keyset_across_threads() -> None:
         try:
             for _ in range(40):
                 for i, t in enumerate(tokens):
-                    assert ks.verify(t, now=NOW)["n"] == i
+                    assert ks.verify(t, now=NOW).claims["n"] == i
         except BaseException as e:  # noqa: BLE001 - collected and re-raised below
             errors.append(e)
 

@@ -75,7 +75,7 @@ def test_three_header_forms(env: tuple[TestClient, Keys], form: str) -> None:
     headers = {
         "x-api-key": {"x-api-key": key.expose()},
         "bearer": {"Authorization": f"Bearer {key.expose()}"},
-        "key-pair": {"accessKey": key.access_key, "secretKey": key.expose_secret_key()},
+        "key-pair": {"accessKey": key.prefixed_id, "secretKey": key.expose_secret_with_checksum()},
     }[form]
     r = client.get("/keys/me", headers=headers)
     assert r.status_code == 200, r.text
@@ -109,7 +109,7 @@ def test_exchange_key_for_ten_minute_token(env: tuple[TestClient, Keys]) -> None
     body = r.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 600
     token = body["access_token"]
-    claims = KEYSET.verify(token, issuer=example.ISSUER)
+    claims = KEYSET.verify(token, issuer=example.ISSUER).claims
     assert claims["exp"] - claims["iat"] == 600
     assert (claims["sub"], claims["key_id"], claims["scope"], claims["role"]) == ("alice", key.id, "keys:read", "admin")
     with pytest.raises(keyseal.TimeError):

@@ -77,11 +77,11 @@ impl ApiKey {
     pub fn checksum(&self) -> String {
         self.0.checksum().to_owned()
     }
-    /// `prefix_id`.
+    /// `prefix_id`: the public part, the `accessKey` of the access-key/secret-key flow.
     #[cfg_attr(not(target_arch = "wasm32"), napi(catch_unwind))]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = accessKey))]
-    pub fn access_key(&self) -> String {
-        self.0.access_key().to_owned()
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = prefixedId))]
+    pub fn prefixed_id(&self) -> String {
+        self.0.prefixed_id().to_owned()
     }
     /// The whole key.
     #[cfg_attr(not(target_arch = "wasm32"), napi(catch_unwind))]
@@ -94,11 +94,11 @@ impl ApiKey {
     pub fn expose_secret(&self) -> String {
         self.0.expose_secret().to_owned()
     }
-    /// The secret and its checksum.
+    /// The secret and its checksum: the `secretKey` of the access-key/secret-key flow.
     #[cfg_attr(not(target_arch = "wasm32"), napi(catch_unwind))]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = exposeSecretKey))]
-    pub fn expose_secret_key(&self) -> String {
-        self.0.expose_secret_key().to_owned()
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = exposeSecretWithChecksum))]
+    pub fn expose_secret_with_checksum(&self) -> String {
+        self.0.expose_secret_with_checksum().to_owned()
     }
     /// `prefix_id_…` (the core's Display, without the secret).
     #[cfg_attr(not(target_arch = "wasm32"), napi(catch_unwind))]
@@ -143,10 +143,12 @@ impl KeyFormat {
     pub fn parse(&self, key: String) -> Result<ApiKey> {
         self.0.parse(&key).map(ApiKey).map_err(to_js)
     }
-    /// Checks a key of this format.
+    /// Checks a key of this format and gives its parts (the npm wrapper's `KeyParts`).
+    /// The core's `KeyParts` borrows the key; `parse` makes the same checks and keeps an
+    /// owned, zeroizing copy.
     #[cfg_attr(not(target_arch = "wasm32"), napi(catch_unwind))]
-    pub fn check(&self, key: String) -> Result<bool> {
-        self.0.check(&key).map(|_| true).map_err(to_js)
+    pub fn check(&self, key: String) -> Result<ApiKey> {
+        self.0.parse(&key).map(ApiKey).map_err(to_js)
     }
 }
 

@@ -1,4 +1,4 @@
-//! API keys: `KeyFormat`, `ApiKey`, `parse_key`.
+//! API keys: `KeyFormat`, `ApiKey`, `KeyParts`, `parse_key`.
 
 use keyseal::FixedEntropy;
 use pyo3::prelude::*;
@@ -92,12 +92,16 @@ impl KeyFormat {
         })
     }
 
-    /// Checks a key of this format without keeping it.
-    fn check(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Checks a key of this format and returns its parts, as the core's
+    /// `KeyFormat::check` does.
+    fn check(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<KeyParts> {
         guard(py, || {
             let key = text(key, "key")?;
-            self.inner.check(&key)?;
-            Ok(())
+            // The core's `KeyParts` borrows the key; `parse` makes the same checks and
+            // keeps an owned, zeroizing copy the Python object can hold.
+            Ok(KeyParts {
+                inner: self.inner.parse(&key)?,
+            })
         })
     }
 
@@ -134,9 +138,10 @@ impl ApiKey {
         guard(py, || Ok(self.inner.checksum()))
     }
 
+    /// `prefix_id`: the public part, the `accessKey` of the access-key/secret-key flow.
     #[getter]
-    fn access_key<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
-        guard(py, || Ok(self.inner.access_key()))
+    fn prefixed_id<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
+        guard(py, || Ok(self.inner.prefixed_id()))
     }
 
     /// The whole key, to hand to its owner once.
@@ -149,9 +154,9 @@ impl ApiKey {
         guard(py, || Ok(self.inner.expose_secret()))
     }
 
-    /// The `secretKey` half of the key-pair form: secret and checksum.
-    fn expose_secret_key<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
-        guard(py, || Ok(self.inner.expose_secret_key()))
+    /// The secret and its checksum: the `secretKey` of the access-key/secret-key flow.
+    fn expose_secret_with_checksum<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
+        guard(py, || Ok(self.inner.expose_secret_with_checksum()))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -166,6 +171,41 @@ impl ApiKey {
 
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
         guard(py, || Ok(self.inner.to_string()))
+    }
+}
+
+/// The parts of a checked key (what `KeyFormat.check` returns), as the core's `KeyParts`:
+/// prefix, id, and the secret through `expose_secret()`; `repr` never shows the secret.
+#[pyclass(frozen, module = "keyseal")]
+struct KeyParts {
+    inner: keyseal::ApiKey,
+}
+
+#[pymethods]
+impl KeyParts {
+    #[getter]
+    fn prefix<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
+        guard(py, || Ok(self.inner.prefix()))
+    }
+
+    #[getter]
+    fn id<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
+        guard(py, || Ok(self.inner.id()))
+    }
+
+    /// The secret part, without the checksum.
+    fn expose_secret<'a>(&'a self, py: Python<'_>) -> PyResult<&'a str> {
+        guard(py, || Ok(self.inner.expose_secret()))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        guard(py, || {
+            Ok(format!(
+                "KeyParts(prefix={}, id={}, secret=<redacted>)",
+                q(self.inner.prefix()),
+                q(self.inner.id())
+            ))
+        })
     }
 }
 
@@ -184,6 +224,7 @@ fn parse_key(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<ApiKey> {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KeyFormat>()?;
     m.add_class::<ApiKey>()?;
+    m.add_class::<KeyParts>()?;
     m.add_function(wrap_pyfunction!(parse_key, m)?)?;
     Ok(())
 }

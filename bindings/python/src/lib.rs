@@ -8,11 +8,11 @@
 //! Objects are immutable (`frozen` pyclasses over immutable core values), so they are safe
 //! to share between threads, and nothing here takes a lock.
 //!
-//! Calls keep the GIL. A verify takes under two microseconds; detaching from the interpreter
-//! and re-attaching adds ~30 ns when no other thread runs, and while another Python thread
-//! is busy a released GIL can be lost for a whole switch interval (5 ms): with the
-//! `_gil_probe` of `benches/python/bench.py`, worst calls took 9-13 ms when releasing,
-//! against a few microseconds when keeping it. Keeping it also makes each call atomic.
+//! Calls keep the GIL. Every call is short, so detaching from the interpreter and
+//! re-attaching would cost more than it saves: while another Python thread is busy, a
+//! released GIL can be lost for a whole switch interval (`sys.getswitchinterval()`). The
+//! `_gil_probe` of `benches/python/bench.py` measures both costs; the figures are in
+//! `packages/python/README.md`. Keeping the GIL also makes each call atomic.
 //!
 //! The module is registered here; each domain lives in its own file: `keys`, `digest`,
 //! `tokens`, `validation`, `exchange`, `policy`, `headers`, with `errors` (exceptions and

@@ -177,40 +177,11 @@ impl Keyset {
         })
     }
 
-    /// Verifies `token` and returns its claims as a `dict`.
+    /// Verifies `token`: the key (`kid`) and algorithm that verified it, and its claims as
+    /// a `dict` (the core's `VerifiedToken`, as Node's `verify` returns it).
     #[pyo3(signature = (token, validation = None, *, now = None, leeway = 0, audience = None, issuer = None, required = None, dangerously_allow_missing_exp = false, max_token_len = 8192))]
     #[allow(clippy::too_many_arguments)]
     fn verify<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-        validation: Option<&Bound<'py, PyAny>>,
-        now: Option<&Bound<'py, PyAny>>,
-        leeway: i64,
-        audience: Option<&Bound<'py, PyAny>>,
-        issuer: Option<&Bound<'py, PyAny>>,
-        required: Option<&Bound<'py, PyAny>>,
-        dangerously_allow_missing_exp: bool,
-        max_token_len: i64,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let kwargs = VerifyKwargs {
-            leeway,
-            audience,
-            issuer,
-            required,
-            dangerously_allow_missing_exp,
-            max_token_len,
-        };
-        guard(py, || {
-            let verified = self.verified(token, validation, now, &kwargs)?;
-            Ok(claims_to_py(py, &verified.claims)?)
-        })
-    }
-
-    /// Like `verify`, and also says which key (`kid`) and algorithm verified the token.
-    #[pyo3(signature = (token, validation = None, *, now = None, leeway = 0, audience = None, issuer = None, required = None, dangerously_allow_missing_exp = false, max_token_len = 8192))]
-    #[allow(clippy::too_many_arguments)]
-    fn verify_complete<'py>(
         &self,
         py: Python<'py>,
         token: &Bound<'py, PyAny>,

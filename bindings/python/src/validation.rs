@@ -18,8 +18,8 @@ const _: () = assert!(keyseal::token::DEFAULT_MAX_TOKEN_LEN == 8192);
 
 static DEFAULT_VALIDATION: LazyLock<Validation> = LazyLock::new(Validation::new);
 
-/// The verify keyword options of `Validation(...)`, `Keyset.verify` and
-/// `Keyset.verify_complete`, as pyo3 received them.
+/// The verify keyword options of `Validation(...)` and `Keyset.verify`, as pyo3
+/// received them.
 pub(crate) struct VerifyKwargs<'a, 'py> {
     pub(crate) leeway: i64,
     pub(crate) audience: Option<&'a Bound<'py, PyAny>>,

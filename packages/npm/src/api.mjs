@@ -215,18 +215,34 @@ function createApi(native, backend) {
     get prefix() { return this.#k.prefix(); }
     get id() { return this.#k.id(); }
     get checksum() { return this.#k.checksum(); }
-    get accessKey() { return this.#k.accessKey(); }
+    /** `prefix_id`: the public part, the `accessKey` of the access-key/secret-key flow. */
+    get prefixedId() { return this.#k.prefixedId(); }
     /** The whole key, to hand to its owner once. */
     expose() { return this.#k.expose(); }
     /** The secret part, without the checksum. */
     exposeSecret() { return this.#k.exposeSecret(); }
-    /** The `secretKey` half of an accessKey + secretKey pair. */
-    exposeSecretKey() { return this.#k.exposeSecretKey(); }
+    /** The secret and its checksum: the `secretKey` of an accessKey + secretKey pair. */
+    exposeSecretWithChecksum() { return this.#k.exposeSecretWithChecksum(); }
     toString() { return this.#k.display(); }
     toJSON() { return { prefix: this.prefix, id: this.id }; }
     [INSPECT]() { return `ApiKey { prefix: '${this.prefix}', id: '${this.id}', secret: '${redacted}' }`; }
   }
   const wrapKey = (inner) => new ApiKey(INTERNAL, inner);
+
+  /** The parts of a checked key (what `KeyFormat.check` returns), as the core's `KeyParts`. */
+  class KeyParts {
+    #k;
+    constructor(token, inner) {
+      if (token !== INTERNAL) throw new TypeError("KeyParts is returned by KeyFormat.check()");
+      this.#k = inner;
+    }
+    get prefix() { return this.#k.prefix(); }
+    get id() { return this.#k.id(); }
+    /** The secret part, without the checksum. */
+    exposeSecret() { return this.#k.exposeSecret(); }
+    toJSON() { return { prefix: this.prefix, id: this.id }; }
+    [INSPECT]() { return `KeyParts { prefix: '${this.prefix}', id: '${this.id}', secret: '${redacted}' }`; }
+  }
 
   class KeyFormat {
     #f;
@@ -260,10 +276,10 @@ function createApi(native, backend) {
       str("key", key);
       try { return wrapKey(this.#f.parse(key)); } catch (e) { throw convert(e); }
     }
-    /** True when `key` is a well-formed key of this format; throws otherwise. */
+    /** The parts of `key` when it is a well-formed key of this format; throws otherwise. */
     check(key) {
       str("key", key);
-      try { return this.#f.check(key); } catch (e) { throw convert(e); }
+      try { return new KeyParts(INTERNAL, this.#f.check(key)); } catch (e) { throw convert(e); }
     }
   }
 
@@ -832,6 +848,7 @@ function createApi(native, backend) {
     BACKEND: backend,
     ApiKey,
     KeyFormat,
+    KeyParts,
     parseKey,
     Pepper,
     PepperSet,

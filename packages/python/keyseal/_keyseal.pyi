@@ -20,6 +20,7 @@ __all__ = [
     "ERROR_CODES",
     "KeyFormat",
     "ApiKey",
+    "KeyParts",
     "Pepper",
     "PepperSet",
     "TokenKey",
@@ -81,14 +82,14 @@ class ApiKey:
     @property
     def checksum(self) -> str: ...
     @property
-    def access_key(self) -> str:
-        """``prefix_id``: the ``accessKey`` half of the key-pair form; not secret."""
+    def prefixed_id(self) -> str:
+        """``prefix_id``: the public part, the ``accessKey`` of the key-pair form; not secret."""
     def expose(self) -> str:
         """The whole key, to hand to its owner once."""
     def expose_secret(self) -> str:
         """The secret part, without the checksum."""
-    def expose_secret_key(self) -> str:
-        """The ``secretKey`` half of the key-pair form: secret and checksum."""
+    def expose_secret_with_checksum(self) -> str:
+        """The secret and its checksum: the ``secretKey`` of the key-pair form."""
 
 @final
 class KeyFormat:
@@ -108,7 +109,19 @@ class KeyFormat:
     def generate_from_entropy(self, entropy: _Secret) -> ApiKey:
         """A key from fixed bytes (tests and vectors only)."""
     def parse(self, key: str) -> ApiKey: ...
-    def check(self, key: str) -> None: ...
+    def check(self, key: str) -> KeyParts:
+        """Checks ``key`` (structure, checksum, prefix, lengths) and returns its parts."""
+
+@final
+class KeyParts:
+    """The parts of a checked key, as the core's ``KeyParts``. ``repr`` never shows the secret."""
+
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    def expose_secret(self) -> str:
+        """The secret part, without the checksum."""
 
 def parse_key(key: str) -> ApiKey:
     """Parses a key of any valid prefix and lengths."""
@@ -157,6 +170,9 @@ class TokenKey:
 
 @final
 class VerifiedToken:
+    """What ``Keyset.verify`` returns: the key (``kid``) and algorithm that verified the
+    token, and its claims."""
+
     @property
     def kid(self) -> str: ...
     @property
@@ -215,19 +231,6 @@ class Keyset:
         nested in extra claims, int or float) must lie within +-(2**53 - 1) (RFC 7493
         section 2.2), else ``ClaimsError`` with code ``invalid_claim``."""
     def verify(
-        self,
-        token: str,
-        validation: Validation | None = None,
-        *,
-        now: _Timestamp | None = None,
-        leeway: int = 0,
-        audience: str | Iterable[str] | None = None,
-        issuer: str | Iterable[str] | None = None,
-        required: Iterable[str] | None = None,
-        dangerously_allow_missing_exp: bool = False,
-        max_token_len: int = 8192,
-    ) -> dict[str, Any]: ...
-    def verify_complete(
         self,
         token: str,
         validation: Validation | None = None,

@@ -55,8 +55,8 @@ pub fn init(a: InitArgs) -> CliResult {
                 "account": account,
                 "key_id": created.record.id,
                 "secret": created.key.expose(),
-                "access_key": created.key.access_key(),
-                "secret_key": created.key.expose_secret_key(),
+                "access_key": created.key.prefixed_id(),
+                "secret_key": created.key.expose_secret_with_checksum(),
                 "role": OWNER_ROLE,
             })
         );

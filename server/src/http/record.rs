@@ -72,7 +72,7 @@ pub fn record_response(
 pub fn secret_fields(key: &keyseal::ApiKey) -> Value {
     json!({
         "secret": key.expose(),
-        "access_key": key.access_key(),
-        "secret_key": key.expose_secret_key(),
+        "access_key": key.prefixed_id(),
+        "secret_key": key.expose_secret_with_checksum(),
     })
 }

@@ -6,7 +6,7 @@ use keyseal::meter::MAX_AMOUNT;
 use keyseal::meter::calendar::{DAY_MS, days_from_civil};
 use serde_json::{Value, json};
 
-use super::{File, GEN, Want};
+use crate::file::{File, GEN, Want};
 
 /// 2023-11-14T22:13:20Z, a window-aligned start for the limit cases.
 const T0: u64 = 1_700_000_000_000;
