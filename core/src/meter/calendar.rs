@@ -105,6 +105,8 @@ pub fn next_monthly(now: u64, day: u8) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]

@@ -76,13 +76,13 @@ impl Refill {
                 expected: "an integer from 1 to 2^53-1",
             });
         }
-        if let RefillInterval::Monthly { day } = interval {
-            if !(1..=31).contains(&day) {
-                return Err(Error::InvalidConfig {
-                    setting: "refill day",
-                    expected: "a day of the month from 1 to 31",
-                });
-            }
+        if let RefillInterval::Monthly { day } = interval
+            && !(1..=31).contains(&day)
+        {
+            return Err(Error::InvalidConfig {
+                setting: "refill day",
+                expected: "a day of the month from 1 to 31",
+            });
         }
         let cap = cap.unwrap_or(amount);
         if cap < amount || cap > MAX_AMOUNT {
@@ -241,6 +241,8 @@ impl Credits {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use crate::meter::calendar::{DAY_MS, days_from_civil};
 

@@ -195,6 +195,8 @@ impl Meter {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn spec(max: usize) -> MeterSpec {

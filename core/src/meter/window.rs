@@ -187,11 +187,9 @@ impl RateLimit {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    #![allow(clippy::unwrap_used)]
 
-    fn spend_n(l: &RateLimit, s: &mut WindowState, now: u64, n: u64) -> u64 {
-        (0..n).filter(|_| l.spend(s, now, 1).allowed).count() as u64
-    }
+    use super::*;
 
     #[test]
     fn a_burst_is_cut_at_the_limit_and_the_answer_counts_down() {

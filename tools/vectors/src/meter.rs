@@ -92,11 +92,13 @@ pub fn meter() -> File {
         &mut f,
         "burst_then_recovery",
         json!({"limits": [limit("per_second", 10, 1_000)]}),
-        [0u64, 0, 999, 1_000, 1_100, 1_500, 1_500, 2_000, 3_000, 4_000]
-            .iter()
-            .zip([10u64, 1, 1, 1, 1, 4, 1, 5, 10, 10])
-            .map(|(t, cost)| check("k", T0 + t, cost))
-            .collect(),
+        [
+            0u64, 0, 999, 1_000, 1_100, 1_500, 1_500, 2_000, 3_000, 4_000,
+        ]
+        .iter()
+        .zip([10u64, 1, 1, 1, 1, 4, 1, 5, 10, 10])
+        .map(|(t, cost)| check("k", T0 + t, cost))
+        .collect(),
         "+---++-+-+",
     );
 
@@ -121,7 +123,12 @@ pub fn meter() -> File {
         &mut f,
         "dry_run_answers_without_spending",
         per_minute.clone(),
-        vec![dry("k", T0, 5), dry("k", T0, 5), check("k", T0, 5), dry("k", T0, 1)],
+        vec![
+            dry("k", T0, 5),
+            dry("k", T0, 5),
+            check("k", T0, 5),
+            dry("k", T0, 1),
+        ],
         "+++-",
     );
     assert_eq!(answers(&c)[0]["limits"][0]["remaining"], 0);
@@ -146,7 +153,11 @@ pub fn meter() -> File {
         &mut f,
         "the_longest_wait_of_the_refusing_limits_is_the_retry",
         json!({"limits": [limit("per_second", 2, 1_000), limit("per_minute", 3, 60_000)]}),
-        vec![check("k", T0, 2), check("k", T0 + 2_000, 1), check("k", T0 + 4_000, 1)],
+        vec![
+            check("k", T0, 2),
+            check("k", T0 + 2_000, 1),
+            check("k", T0 + 4_000, 1),
+        ],
         "++-",
     );
     let last = &answers(&c)[2];
@@ -169,9 +180,7 @@ pub fn meter() -> File {
     assert_eq!(answers(&c)[2]["code"], "usage_exceeded");
     assert_eq!(answers(&c)[2]["credits"]["remaining"], 2);
 
-    let monthly31 = |remaining| {
-        json!({"limits": [], "credits": {"remaining": remaining, "refill": {"amount": 100, "interval": "monthly", "day": 31}}})
-    };
+    let monthly31 = |remaining| json!({"limits": [], "credits": {"remaining": remaining, "refill": {"amount": 100, "interval": "monthly", "day": 31}}});
     let c = case(
         &mut f,
         "monthly_refill_on_day_31_lands_on_feb_29_in_a_leap_year",
@@ -237,7 +246,10 @@ pub fn meter() -> File {
         &mut f,
         "usage_exceeded_waits_for_the_refill_that_covers_the_cost",
         json!({"limits": [], "credits": {"remaining": 0, "refill": {"amount": 3, "interval": "daily"}}}),
-        vec![check("k", at(2024, 5, 1) + 1_000, 2), check("k", at(2024, 5, 1) + 1_000, 4)],
+        vec![
+            check("k", at(2024, 5, 1) + 1_000, 2),
+            check("k", at(2024, 5, 1) + 1_000, 4),
+        ],
         "--",
     );
     assert_eq!(answers(&c)[0]["retry_after_ms"], DAY_MS - 1_000);
@@ -248,7 +260,11 @@ pub fn meter() -> File {
         &mut f,
         "a_limit_refusal_spends_no_credits",
         both.clone(),
-        vec![check("k", T0, 2), check("k", T0, 1), check("k", T0 + 2_000, 1)],
+        vec![
+            check("k", T0, 2),
+            check("k", T0, 1),
+            check("k", T0 + 2_000, 1),
+        ],
         "+-+",
     );
     assert_eq!(answers(&c)[1]["credits"]["remaining"], 1);
@@ -257,7 +273,11 @@ pub fn meter() -> File {
         &mut f,
         "a_credits_refusal_spends_no_limit",
         both,
-        vec![check("k", T0, 2), check("k", T0 + 2_000, 2), check("k", T0 + 2_000, 1)],
+        vec![
+            check("k", T0, 2),
+            check("k", T0 + 2_000, 2),
+            check("k", T0 + 2_000, 1),
+        ],
         "+-+",
     );
     assert_eq!(answers(&c)[1]["limits"][0]["remaining"], 2);
@@ -265,7 +285,10 @@ pub fn meter() -> File {
 
     // Configuration the core refuses.
     let bad = [
-        ("window_of_zero_is_invalid", json!({"limits": [limit("w", 5, 0)]})),
+        (
+            "window_of_zero_is_invalid",
+            json!({"limits": [limit("w", 5, 0)]}),
+        ),
         (
             "limit_beyond_2_53_is_invalid",
             json!({"limits": [limit("w", MAX_AMOUNT + 1, 1_000)]}),

@@ -20,7 +20,11 @@ fn opt_u(v: &Value, field: &str) -> Option<u64> {
 /// refill: {amount, interval, day, cap} | null} | null, max_subjects}`.
 pub fn spec(v: &Value) -> Result<MeterSpec, Error> {
     let mut limits = Vec::new();
-    for l in v["limits"].as_array().map(Vec::as_slice).unwrap_or_default() {
+    for l in v["limits"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         let name = l["name"].as_str().expect("limit name").to_owned();
         limits.push((name, RateLimit::new(u(l, "limit"), u(l, "window_ms"))?));
     }
