@@ -313,6 +313,98 @@ export class KeyPolicy {
   check(context?: RequestContext): true;
 }
 
+/** A named sliding-window limit: at most `limit` units of cost per `windowMs`. */
+export interface MeterLimit {
+  /** 1 to 64 characters, unique within the meter. */
+  name: string;
+  /** 0 to 2^53-1; 0 refuses every cost above 0. */
+  limit: number;
+  /** 1 ms to 366 days. */
+  windowMs: number;
+}
+
+/** Credits refilled every midnight UTC, or on `day` of every month (clamped to its length). */
+export interface MeterRefill {
+  /** Credits per refill, 1 to 2^53-1. */
+  amount: number;
+  interval: "daily" | "monthly";
+  /** The day of the month (1 to 31) of a monthly refill; none for a daily one. */
+  day?: number | null;
+  /** The balance refills stop at; defaults to `amount`. Credits added by hand are kept above it. */
+  cap?: number | null;
+}
+
+export interface MeterCredits {
+  /** The balance each subject starts with, 0 to 2^53-1. */
+  remaining: number;
+  /** Defaults to never refilled. */
+  refill?: MeterRefill | null;
+}
+
+export interface MeterOptions {
+  /** Applied to every request; defaults to none. */
+  limits?: MeterLimit[];
+  /** Defaults to none. */
+  credits?: MeterCredits | null;
+  /** Subjects held at once; defaults to 1,000,000. */
+  maxSubjects?: number | null;
+}
+
+export interface MeterCheckOptions {
+  /** An integer from 0 to 2^53-1; defaults to 1. A cost above a limit is refused, not clamped. */
+  cost?: number;
+  /** Answer without spending; defaults to false. */
+  dryRun?: boolean;
+  /** Unix milliseconds; defaults to `Date.now()`. */
+  nowMs?: number;
+}
+
+export interface MeterLimitDecision {
+  name: string;
+  allowed: boolean;
+  limit: number;
+  /** Cost still allowed after this request (allowed) or now (refused). */
+  remaining: number;
+  /** Unix ms at which the current fixed window ends. */
+  resetMs: number;
+  /** 0 when allowed; null when the cost can never pass (above the limit). */
+  retryAfterMs: number | null;
+}
+
+export interface MeterCreditDecision {
+  allowed: boolean;
+  remaining: number;
+  /** Unix ms of the next refill; null when the credits do not refill. */
+  refillAtMs: number | null;
+}
+
+export interface MeterAnswer {
+  /** True when every limit and the credits allowed the cost (and it was spent, unless dryRun). */
+  allowed: boolean;
+  /** `rate_limited` when a limit refused, else `usage_exceeded`; null when allowed. */
+  code: "rate_limited" | "usage_exceeded" | null;
+  /** 0 when allowed; null when waiting cannot help. */
+  retryAfterMs: number | null;
+  /** One per limit, in the options' order. */
+  limits: MeterLimitDecision[];
+  /** null when the meter has no credits. */
+  credits: MeterCreditDecision | null;
+}
+
+/**
+ * Rate limits and credits per subject, in memory. Each check passes every limit and the
+ * credits, or spends nothing anywhere.
+ */
+export class Meter {
+  /** Throws a ConfigError (`invalid_config`) for a wrong shape or value. */
+  constructor(options?: MeterOptions);
+  check(subject: string, options?: MeterCheckOptions): MeterAnswer;
+  /** Adds credits by hand (not limited by the refill cap); returns the balance. */
+  addCredits(subject: string, amount: number, options?: { nowMs?: number }): number;
+  /** The number of subjects held. */
+  readonly size: number;
+}
+
 /** Header containers extractCredential accepts. */
 export type HeadersInput =
   | Headers

@@ -245,6 +245,36 @@ export async function apiChecks(api, { errorCodes, familyOf }) {
       throwsType(() => new api.KeyPolicy({ expiresAt: NaN }), "expiresAt must be a finite number", "NaN expiry");
       throwsCode(api, () => new api.KeyPolicy({ expiresAt: NOW }).check({ now: NOW }), "key_expired", "PolicyError", "expired");
     },
+    "Meter: defaults, dry runs, credits, and numbers from JS refused as invalid_config"() {
+      const m = new api.Meter({ limits: [{ name: "per_second", limit: 2, windowMs: 1000 }], credits: { remaining: 3 } });
+      eq(m.size, 0, "empty");
+      const a = m.check("k"); // cost 1, now = Date.now()
+      eq([a.allowed, a.code, a.retryAfterMs, a.limits[0].remaining, a.credits], [true, null, 0, 1, { allowed: true, remaining: 2, refillAtMs: null }], "defaults");
+      if (Math.abs(a.limits[0].resetMs - Date.now()) > 2000) fail(`nowMs defaults to the clock: resetMs ${a.limits[0].resetMs}`);
+      const t = 1_700_000_000_000;
+      eq(m.check("d", { cost: 2, dryRun: true, nowMs: t }).allowed, true, "dry run");
+      eq(m.check("d", { cost: 2, dryRun: true, nowMs: t }).limits[0].remaining, 0, "a dry run spends nothing");
+      eq(m.check("d", { cost: 3, nowMs: t }), { allowed: false, code: "rate_limited", retryAfterMs: null, limits: [{ name: "per_second", allowed: false, limit: 2, remaining: 2, resetMs: t + 1000, retryAfterMs: null }], credits: { allowed: true, remaining: 3, refillAtMs: null } }, "cost above the limit");
+      eq(m.addCredits("d", 10, { nowMs: t }), 13, "addCredits");
+      eq(m.size, 2, "size");
+      for (const bad of [NaN, Infinity, -1, 0.5, 2 ** 53]) {
+        throwsCode(api, () => m.check("k", { cost: bad }), "invalid_config", "ConfigError", `cost ${bad}`);
+        throwsCode(api, () => m.check("k", { nowMs: bad }), "invalid_config", "ConfigError", `nowMs ${bad}`);
+        throwsCode(api, () => m.addCredits("k", bad), "invalid_config", "ConfigError", `amount ${bad}`);
+        throwsCode(api, () => new api.Meter({ limits: [{ name: "w", limit: bad, windowMs: 1000 }] }), "invalid_config", "ConfigError", `limit ${bad}`);
+      }
+      throwsCode(api, () => new api.Meter({ credits: { remaining: 1, refill: { amount: 1, interval: "daily", cap: NaN } } }), "invalid_config", "ConfigError", "NaN is not 'not set'");
+      const shape = throwsCode(api, () => new api.Meter({ limits: [{ name: "w", limit: 1, window_ms: 1000 }] }), "invalid_config", "ConfigError", "a nested unknown name");
+      if (!shape.message.includes("windowMs")) fail(`the shape error does not name the shape: ${shape.message}`);
+      throwsCode(api, () => new api.Meter({ limits: [{ name: "w", limit: 1, windowMs: 0 }] }), "invalid_config", "ConfigError", "value rules are the core's");
+      throwsCode(api, () => new api.Meter({}).addCredits("k", 1), "invalid_config", "ConfigError", "no credits to add to");
+      throwsType(() => new api.Meter({ limit: [] }), "unknown meter option", "top-level typo");
+      throwsType(() => new api.Meter(null), "meter options must be an object", "null options");
+      throwsType(() => m.check(1), "subject must be a string", "subject type");
+      throwsType(() => m.check("k", { cost: "1" }), "cost must be a number", "cost type");
+      throwsType(() => m.check("k", { dryRun: 1 }), "dryRun must be a boolean", "dryRun type");
+      throwsType(() => m.check("k", { dry_run: true }), "unknown check option", "check typo");
+    },
     async "verifyRequest on Fetch Requests"() {
       const ks = new api.Keyset(new api.TokenKey("k1", SECRET));
       const good = ks.issue({ sub: "u", exp: Math.floor(Date.now() / 1000) + 60 });

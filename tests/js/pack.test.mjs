@@ -75,3 +75,14 @@ test("import 'keyseal/wasm' loads the wasm build in Node", () => {
   assert.equal(out.backend, "wasm");
   assert.equal(out.sub, "u");
 });
+
+test("the README's metering example runs as pasted and prints what its comments say", () => {
+  const readme = readFileSync(join(PKG, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Metering in-process"));
+  const block = /```js\n([\s\S]*?)```/.exec(section)[1];
+  // Each console.log line ends with `// <what it prints>`.
+  const want = [...block.matchAll(/^console\.log\(.*\/\/ (.*)$/gm)].map((m) => m[1]);
+  assert.ok(want.length >= 3, "the example prints its results");
+  const got = run(["node", "--input-type=module", "-e", block], join(dir, "app")).trimEnd().split("\n");
+  assert.deepEqual(got, want);
+});

@@ -38,6 +38,26 @@ function keyParts(k) {
   return { prefix: k.prefix, id: k.id, secret: k.exposeSecret(), checksum: k.checksum };
 }
 
+/** The vectors' snake_case names of a JS answer's camelCase keys (runner side only). */
+function snake(v) {
+  if (Array.isArray(v)) return v.map(snake);
+  if (v === null || typeof v !== "object") return v;
+  const out = {};
+  for (const [k, x] of Object.entries(v)) out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = snake(x);
+  return out;
+}
+
+/** A `meter` vector's spec as `Meter` options (null: not set). */
+function meterOptions(m) {
+  const c = m.credits ?? null;
+  const r = c?.refill ?? null;
+  return set({
+    limits: (m.limits ?? []).map((l) => ({ name: l.name, limit: l.limit, windowMs: l.window_ms })),
+    credits: c && set({ remaining: c.remaining, refill: r && set({ amount: r.amount, interval: r.interval, day: r.day, cap: r.cap }) }),
+    maxSubjects: m.max_subjects,
+  });
+}
+
 const OPS = {
   key_generate(api, i) {
     const f = new api.KeyFormat(i.prefix, { idLen: i.id_len, secretLen: i.secret_len });
@@ -124,6 +144,14 @@ const OPS = {
     const c = api.extractCredential(i.headers);
     return { kind: c.kind, source: c.source, value: c.value };
   },
+  meter(api, i) {
+    const m = new api.Meter(meterOptions(i.meter));
+    return i.steps.map((s) =>
+      s.add_credits !== undefined
+        ? { remaining: m.addCredits(s.subject, s.add_credits, { nowMs: s.now_ms }) }
+        : snake(m.check(s.subject, set({ cost: s.cost, dryRun: s.dry_run, nowMs: s.now_ms }))),
+    );
+  },
 };
 
 /**
@@ -150,7 +178,7 @@ export function runCase(api, op, input) {
 export function runVectorFiles(api, files) {
   const results = [];
   for (const { name, data } of files) {
-    if (!data.op) continue; // errors.json
+    if (data.cases === undefined) continue; // errors.json: the list of codes, no cases
     for (const c of data.cases) {
       results.push({ file: name, id: c.id, op: data.op, got: runCase(api, data.op, c.input) });
     }

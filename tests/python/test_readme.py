@@ -9,10 +9,15 @@ import re
 from conftest import REPO
 
 
-def test_quick_start_runs() -> None:
+def python_blocks() -> list[str]:
     text = (REPO / "packages" / "python" / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 1, "the README has one Python quick start"
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", text, re.S)
+    return blocks
+
+
+def test_quick_start_runs() -> None:
+    blocks = python_blocks()
+    assert len(blocks) == 2, "the README has a Python quick start and a metering example"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(blocks[0], "README.md", "exec"), {"__name__": "__readme__"})
@@ -21,3 +26,15 @@ def test_quick_start_runs() -> None:
     assert printed[1] == "read_only_key"
     assert printed[2].endswith(" keys:read 600")
     assert printed[3] == "TimeError token_expired"
+
+
+def test_metering_example_prints_what_its_comments_say() -> None:
+    block = python_blocks()[1]
+    assert "keyseal.Meter(" in block
+    # Each print line ends with `# <what it prints>`.
+    want = re.findall(r"^print\(.*  # (.*)$", block, re.M)
+    assert len(want) >= 3
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "README.md", "exec"), {"__name__": "__readme__"})
+    assert out.getvalue().splitlines() == want

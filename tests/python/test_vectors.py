@@ -122,6 +122,20 @@ def op_headers_extract(i: dict[str, Any]) -> Any:
     return {"kind": cred.kind, "source": cred.source, "value": cred.value}
 
 
+def op_meter(i: dict[str, Any]) -> Any:
+    # The vectors' meter spec is Meter's keyword arguments, names and all.
+    meter = keyseal.Meter(**i["meter"])
+    out: list[Any] = []
+    for step in i["steps"]:
+        if "add_credits" in step:
+            out.append({"remaining": meter.add_credits(step["subject"], step["add_credits"], now_ms=step["now_ms"])})
+        else:
+            out.append(
+                meter.check(step["subject"], step.get("cost", 1), dry_run=step.get("dry_run", False), now_ms=step["now_ms"])
+            )
+    return out
+
+
 OPS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "key_generate": op_key_generate,
     "key_parse": op_key_parse,
@@ -133,6 +147,7 @@ OPS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "token_exchange": op_token_exchange,
     "policy_check": op_policy_check,
     "headers_extract": op_headers_extract,
+    "meter": op_meter,
 }
 
 CASES = [

@@ -42,22 +42,36 @@ fn bad_options(setting: &'static str, expected: &'static str) -> Error {
 /// (`scopes`, ...) may be absent but not `null`; a required field must be present. Every
 /// getter returns `None` for a value of the wrong type, and the caller turns that into
 /// its one `invalid_config` error.
-struct Fields(Map<String, Value>);
+pub(crate) struct Fields(Map<String, Value>);
 
 impl Fields {
     /// `json` as an object whose names are all in `allowed`.
-    fn parse(json: &str, allowed: &[&str]) -> Option<Fields> {
+    pub(crate) fn parse(json: &str, allowed: &[&str]) -> Option<Fields> {
         match serde_json::from_str::<Value>(json).ok()? {
-            Value::Object(map) if map.keys().all(|k| allowed.contains(&k.as_str())) => {
-                Some(Fields(map))
-            }
+            Value::Object(map) => Fields::from_map(map, allowed),
             _ => None,
         }
     }
 
+    /// An object (a nested one) whose names are all in `allowed`.
+    pub(crate) fn from_map(map: Map<String, Value>, allowed: &[&str]) -> Option<Fields> {
+        map.keys()
+            .all(|k| allowed.contains(&k.as_str()))
+            .then_some(Fields(map))
+    }
+
     /// The field's value; absent and `null` are both `None`.
-    fn opt(&mut self, name: &str) -> Option<Value> {
+    pub(crate) fn opt(&mut self, name: &str) -> Option<Value> {
         self.0.remove(name).filter(|v| !v.is_null())
+    }
+
+    /// A list: absent is `Some(None)`, `null` or another type is the wrong type.
+    pub(crate) fn list(&mut self, name: &str) -> Option<Option<Vec<Value>>> {
+        match self.0.remove(name) {
+            None => Some(None),
+            Some(Value::Array(items)) => Some(Some(items)),
+            Some(_) => None,
+        }
     }
 
     fn opt_str(&mut self, name: &str) -> Option<Option<String>> {
@@ -68,7 +82,7 @@ impl Fields {
         }
     }
 
-    fn req_str(&mut self, name: &str) -> Option<String> {
+    pub(crate) fn req_str(&mut self, name: &str) -> Option<String> {
         self.opt_str(name)?
     }
 
@@ -81,7 +95,7 @@ impl Fields {
     }
 
     /// A non-negative integer (a fractional or negative number is the wrong type).
-    fn opt_u64(&mut self, name: &str) -> Option<Option<u64>> {
+    pub(crate) fn opt_u64(&mut self, name: &str) -> Option<Option<u64>> {
         match self.opt(name) {
             None => Some(None),
             Some(v) => v.as_u64().map(Some),

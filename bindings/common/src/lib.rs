@@ -7,9 +7,12 @@
 //!   plain structs.
 //! - [`js`]: the JSON shapes of the napi and the wasm binding (options as JSON text, the
 //!   verify result as one string plus numbers), so both JS backends produce the same bytes.
+//! - [`meter`]: the in-process `Meter`'s options built into the core's spec once, the JS
+//!   options JSON and the JS answer.
 //!
 //! A plain `rlib`: the binding crates are `cdylib` only so fat LTO applies to them, and the
 //! code here is inlined into each.
 
 pub mod js;
+pub mod meter;
 pub mod options;

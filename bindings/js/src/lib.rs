@@ -13,6 +13,7 @@
 //! error object) lives in [`node`] and [`wasm`]; the JSON shapes both read and write are
 //! `keyseal_binding_common::js`.
 
+mod meter;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod node;
 #[cfg(target_arch = "wasm32")]

@@ -6,7 +6,8 @@
 //! ([`errors::guard`]).
 //!
 //! Objects are immutable (`frozen` pyclasses over immutable core values), so they are safe
-//! to share between threads, and nothing here takes a lock.
+//! to share between threads, and nothing here takes a lock, except `Meter`, whose counters
+//! change with each check (an uncontended `Mutex`: calls keep the GIL).
 //!
 //! Calls keep the GIL. Every call is short, so detaching from the interpreter and
 //! re-attaching would cost more than it saves: while another Python thread is busy, a
@@ -15,7 +16,7 @@
 //! `packages/python/README.md`. Keeping the GIL also makes each call atomic.
 //!
 //! The module is registered here; each domain lives in its own file: `keys`, `digest`,
-//! `tokens`, `validation`, `exchange`, `policy`, `headers`, with `errors` (exceptions and
+//! `tokens`, `validation`, `exchange`, `policy`, `headers`, `meter`, with `errors` (exceptions and
 //! the one conversion) and `convert`/`json` (argument conversion) beneath them.
 
 mod convert;
@@ -25,6 +26,7 @@ mod exchange;
 mod headers;
 mod json;
 mod keys;
+mod meter;
 mod policy;
 mod probes;
 mod tokens;
@@ -49,5 +51,6 @@ fn _keyseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     exchange::register(m)?;
     policy::register(m)?;
     headers::register(m)?;
+    meter::register(m)?;
     probes::register(m)
 }

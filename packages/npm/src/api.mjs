@@ -573,6 +573,67 @@ function createApi(native, backend) {
     }
   }
 
+  const METER_OPTIONS = ["limits", "credits", "maxSubjects"];
+  const METER_CHECK_OPTIONS = ["cost", "dryRun", "nowMs"];
+
+  /** JSON.stringify would write NaN and infinities as null ("not set"): keep them wrong. */
+  const keepNonFinite = (_, v) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v);
+
+  function num(name, v) {
+    if (typeof v !== "number") throw new TypeError(`${name} must be a number, got ${typeName(v)}`);
+    return v;
+  }
+
+  /**
+   * Rate limits and credits per subject, in memory (the core's Meter). Each subject's
+   * state starts at its first check. Options and answers cross as JSON; the shapes and
+   * every value rule are the core's (bindings/common/src/meter.rs).
+   */
+  class Meter {
+    #m;
+    constructor(options) {
+      const o = obj("meter options", options);
+      only("meter", o, METER_OPTIONS);
+      try { this.#m = new native.Meter(JSON.stringify(o, keepNonFinite)); } catch (e) { throw convert(e); }
+    }
+    /**
+     * Checks `cost` (default 1) for `subject` at `nowMs` (default the clock) against every
+     * limit and the credits, and spends it on all of them when all allow it, unless
+     * `dryRun`. Returns `{allowed, code, retryAfterMs, limits, credits}`.
+     */
+    check(subject, options) {
+      if (typeof subject !== "string") str("subject", subject);
+      let cost = 1;
+      let dryRun = false;
+      let nowMs;
+      if (options !== undefined) {
+        const o = obj("check options", options);
+        only("check", o, METER_CHECK_OPTIONS);
+        if (o.cost !== undefined) cost = num("cost", o.cost);
+        if (o.dryRun !== undefined) {
+          if (typeof o.dryRun !== "boolean") throw new TypeError(`dryRun must be a boolean, got ${typeName(o.dryRun)}`);
+          dryRun = o.dryRun;
+        }
+        if (o.nowMs !== undefined) nowMs = num("nowMs", o.nowMs);
+      }
+      let out;
+      try { out = this.#m.check(subject, nowMs ?? Date.now(), cost, dryRun); } catch (e) { throw convert(e); }
+      return JSON.parse(out);
+    }
+    /** Adds `amount` credits to `subject` (at `nowMs`, default the clock); returns the balance. */
+    addCredits(subject, amount, options) {
+      str("subject", subject);
+      num("amount", amount);
+      const o = obj("addCredits options", options);
+      only("addCredits", o, ["nowMs"]);
+      const nowMs = o.nowMs === undefined ? Date.now() : num("nowMs", o.nowMs);
+      try { return this.#m.addCredits(subject, nowMs, amount); } catch (e) { throw convert(e); }
+    }
+    /** The number of subjects held. */
+    get size() { return this.#m.size(); }
+    [INSPECT]() { return `Meter { size: ${this.size} }`; }
+  }
+
   class Credential {
     #value;
     constructor(kind, source, value) {
@@ -857,6 +918,7 @@ function createApi(native, backend) {
     TokenKey,
     Keyset,
     KeyPolicy,
+    Meter,
     Credential,
     extractCredential,
     expressMiddleware,

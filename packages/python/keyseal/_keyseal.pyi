@@ -5,6 +5,8 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, Union, final
 
+from keyseal import MeterAnswer, MeterCredits, MeterLimit
+
 __all__ = [
     "__version__",
     "KeysealError",
@@ -29,6 +31,7 @@ __all__ = [
     "Validation",
     "KeyPolicy",
     "Credential",
+    "Meter",
     "parse_key",
     "sha256_hex",
     "hmac_sha256",
@@ -324,5 +327,25 @@ class Credential:
 def extract_credential(
     headers: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]],
 ) -> Credential: ...
+@final
+class Meter:
+    """Named rate limits and credits per subject, in memory. A check passes every limit and
+    the credits, or is refused and spends nothing anywhere."""
+
+    def __new__(
+        cls,
+        limits: Iterable[MeterLimit] | None = None,
+        credits: MeterCredits | None = None,
+        max_subjects: int | None = None,
+    ) -> Meter: ...
+    def check(
+        self, subject: str, cost: int = 1, *, dry_run: bool = False, now_ms: int | None = None
+    ) -> MeterAnswer:
+        """Checks ``cost`` for ``subject`` at ``now_ms`` (default: the wall clock), and spends
+        it everywhere when every limit and the credits allow it, unless ``dry_run``."""
+    def add_credits(self, subject: str, amount: int, *, now_ms: int | None = None) -> int:
+        """Adds credits by hand (not limited by the refill cap); returns the balance."""
+    def __len__(self) -> int: ...
+
 def _panic_for_tests() -> None: ...
 def _gil_probe(release: bool) -> None: ...

@@ -2,8 +2,8 @@
 // sync and async callbacks where they are awaited, refuse async ones where they are not,
 // and make `verifyRequest` a Promise. Each `@ts-expect-error` fails the build when the
 // line below it type-checks.
-import { KeyPolicy, expressMiddleware, verifyRequest, verifyRequestSync } from "keyseal";
-import type { ApiKey, KeysealError, VerifyRequestResult } from "keyseal";
+import { KeyPolicy, Meter, expressMiddleware, verifyRequest, verifyRequestSync } from "keyseal";
+import type { ApiKey, KeysealError, MeterAnswer, VerifyRequestResult } from "keyseal";
 
 declare const request: Request;
 declare const db: { findKey(id: string): Promise<{ owner: string } | undefined> };
@@ -39,4 +39,15 @@ export function syncHelper(): VerifyRequestResult {
 export function middleware(): Promise<void> {
   const mw = expressMiddleware({ verifyKey: async (key) => db.findKey(key.id), authorize: async () => false });
   return mw({ headers: {} }, {}, (err?: unknown) => void err);
+}
+
+export function metering(): number | null {
+  const meter = new Meter({ limits: [{ name: "per_minute", limit: 5, windowMs: 60_000 }], credits: { remaining: 10 } });
+  const answer: MeterAnswer = meter.check("key_1", { cost: 2, dryRun: true });
+  const code: "rate_limited" | "usage_exceeded" | null = answer.code;
+  // @ts-expect-error: the options are camelCase, as everywhere in the JS API.
+  meter.check("key_1", { dry_run: true });
+  // @ts-expect-error: a limit needs its window.
+  new Meter({ limits: [{ name: "per_minute", limit: 5 }] });
+  return code === null ? answer.limits[0].remaining + meter.addCredits("key_1", 5) + meter.size : answer.retryAfterMs;
 }
