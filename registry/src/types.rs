@@ -329,6 +329,10 @@ pub enum AuditAction {
     Roll,
     /// The key was deleted.
     Delete,
+    /// Credits were added to a key's or an owner's balance.
+    CreditsAdded,
+    /// An owner's shared limits or credits changed (logged under `owner:<owner>`).
+    OwnerUpdate,
 }
 
 impl AuditAction {
@@ -339,6 +343,8 @@ impl AuditAction {
             AuditAction::Update => "update",
             AuditAction::Roll => "roll",
             AuditAction::Delete => "delete",
+            AuditAction::CreditsAdded => "credits_added",
+            AuditAction::OwnerUpdate => "owner_update",
         }
     }
     pub(crate) fn from_stored(s: &str) -> AuditAction {
@@ -347,6 +353,8 @@ impl AuditAction {
             "import" => AuditAction::Import,
             "roll" => AuditAction::Roll,
             "delete" => AuditAction::Delete,
+            "credits_added" => AuditAction::CreditsAdded,
+            "owner_update" => AuditAction::OwnerUpdate,
             _ => AuditAction::Update,
         }
     }

@@ -9,7 +9,9 @@ mod common;
 use std::sync::{Arc, Barrier};
 
 use keyseal::{ErrorCode, RequestContext};
-use keyseal_registry::meter::{CreditSpec, LimitSpec, MeterRequest, RefillSpec};
+use keyseal_registry::meter::{
+    CreditSpec, LimitSpec, MeterRequest, OwnerMeterPatch, RefillSpec, Scope,
+};
 use keyseal_registry::{Actor, AuditQuery, KeyPatch, NewKey, Registry};
 
 const T0: i64 = common::T0;
@@ -195,6 +197,55 @@ both! {
         let change = audit.data.iter().find(|e| e.changes.contains_key("limits")).expect("a limits change");
         assert_eq!(change.changes["limits"]["new"][0]["limit"], 3);
         assert!(change.changes.contains_key("credits"));
+    }
+
+    fn keys_of_one_owner_share_the_owners_limits_and_credits(fx) {
+        let r = fx.open();
+        let patch = OwnerMeterPatch {
+            expected_version: 0,
+            limits: Some(vec![limit("per_minute", 3, 60_000)]),
+            credits: Some(Some(credits(10))),
+        };
+        let set = r.update_owner_meter("acct_1", "user_7", &patch, &alice()).unwrap();
+        assert_eq!(set.version, 1);
+        assert_eq!(set.credits.as_ref().unwrap().remaining, Some(10));
+        assert_eq!(
+            r.update_owner_meter("acct_1", "user_7", &patch, &alice()).unwrap_err().error_code(),
+            ErrorCode::VersionConflict
+        );
+        let mut keys = Vec::new();
+        for name in ["a", "b"] {
+            let mut n = NewKey::new("acct_1", name);
+            n.owner = Some("user_7".into());
+            n.credits = Some(credits(100));
+            keys.push(r.create(&n, &alice()).unwrap());
+        }
+        let (a, b) = (keys[0].key.expose(), keys[1].key.expose());
+        assert_eq!(verify_at(&r, a, &req(1), T0), None);
+        assert_eq!(verify_at(&r, b, &req(1), T0), None);
+        let v = r.verify_metered(a, &RequestContext::at(T0), &req(1)).unwrap();
+        assert!(v.decision.is_ok());
+        let m = v.meter.unwrap();
+        assert_eq!(m.limits[0].scope, Scope::Owner);
+        assert_eq!(m.limits[0].remaining, 0);
+        assert_eq!(m.owner_credits.unwrap().remaining, 7);
+        assert_eq!(m.credits.unwrap().remaining, 98);
+        // The owner's limit refuses key b: b's own credits are not spent.
+        let v = r.verify_metered(b, &RequestContext::at(T0), &req(1)).unwrap();
+        assert_eq!(v.decision.unwrap_err().error_code(), ErrorCode::RateLimited);
+        assert_eq!(v.meter.unwrap().credits.unwrap().remaining, 99);
+        // Credits added to the owner are shared; the log says so.
+        assert_eq!(r.add_owner_credits("acct_1", "user_7", 5, &alice()).unwrap(), 12);
+        assert_eq!(r.owner_meter("acct_1", "user_7").unwrap().credits.unwrap().remaining, Some(12));
+        let audit = r
+            .audit("acct_1", &AuditQuery { key_id: Some("owner:user_7".into()), ..AuditQuery::default() })
+            .unwrap();
+        assert_eq!(audit.data.len(), 2);
+        // An owner without rules meters nothing for its keys.
+        assert_eq!(r.owner_meter("acct_1", "nobody").unwrap().version, 0);
+        // Key credits can be added too, and are logged.
+        let id = &keys[0].record.id;
+        assert_eq!(r.add_credits("acct_1", id, 2, &alice()).unwrap(), 100);
     }
 
     fn two_instances_never_admit_more_than_the_limit(fx) {

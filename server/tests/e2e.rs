@@ -1775,3 +1775,105 @@ fn unreachable_database_fails_start_without_leaking_the_password() {
     assert!(!all.contains("SuperSecretPw"), "{all}");
     assert!(all.contains("127.0.0.1:1"), "{all}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Metering managed over HTTP: an owner's shared limits and credits, adding credits,
+// metered token exchange.
+
+fn owner_limits_credits_and_metered_exchange(b: Backend) {
+    let Some((env, srv)) = setup(b) else { return };
+    let h = srv.http();
+    let o = env.owner();
+    let owner_path = format!("/v1/accounts/{}/owners/team-a", o.account);
+    let got = h.get(&format!("{owner_path}/meter"), &o.key);
+    assert_eq!(got.expect(200)["version"], 0);
+    let set = |version: &str| {
+        h.raw(
+            "PATCH",
+            &format!("{owner_path}/meter"),
+            &[
+                ("x-api-key", o.key.as_str()),
+                ("content-type", "application/json"),
+                ("if-match", version),
+            ],
+            Some(
+                json!({"limits": [{"name": "per_minute", "limit": 3, "window_ms": 60000}],
+                       "credits": {"remaining": 10}})
+                .to_string()
+                .into_bytes(),
+            ),
+        )
+    };
+    assert_eq!(set("0").expect(200)["version"], 1);
+    set("0").expect_error(412, "version_conflict");
+    let a = h.create(
+        &o,
+        &json!({"name": "a", "owner": "team-a", "credits": {"remaining": 50}}),
+    );
+    let b2 = h.create(&o, &json!({"name": "b", "owner": "team-a"}));
+    let (ka, kb) = (
+        a["secret"].as_str().unwrap(),
+        b2["secret"].as_str().unwrap(),
+    );
+    let v = h.verify(&json!({"key": ka, "cost": 2}));
+    let m = &v.expect(200)["meter"];
+    assert_eq!(m["limits"][0]["scope"], "owner");
+    assert_eq!(m["limits"][0]["remaining"], 1);
+    assert_eq!(m["owner_credits"]["remaining"], 8);
+    assert_eq!(m["credits"]["remaining"], 48);
+    // The owner's limit is shared: key b gets the one unit left, then 429.
+    h.verify(&json!({"key": kb})).expect(200);
+    let refused = h.verify(&json!({"key": kb}));
+    let body = refused.expect(429);
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(body["valid"], false);
+    // A dry run reads without spending; unknown limit names are refused.
+    let dry = h.verify(&json!({"key": ka, "cost": 0, "dry_run": true}));
+    assert_eq!(dry.expect(200)["meter"]["credits"]["remaining"], 48);
+    h.verify(&json!({"key": ka, "limits": ["per_fortnight"]}))
+        .expect_error(422, "invalid_argument");
+    // Credits added to the owner and to a key.
+    let added = h.post(&format!("{owner_path}/credits"), &o.key, &json!({"add": 5}));
+    assert_eq!(added.expect(200)["remaining"], 12);
+    let key_credits = format!("{}/credits", key_path(&o, a["id"].as_str().unwrap()));
+    assert_eq!(
+        h.post(&key_credits, &o.key, &json!({"add": 2})).expect(200)["remaining"],
+        50
+    );
+    h.post(&key_credits, &o.key, &json!({"add": 0}))
+        .expect_error(422, "invalid_argument");
+    let got = h.get(&key_path(&o, a["id"].as_str().unwrap()), &o.key);
+    assert_eq!(got.expect(200)["credits"]["remaining"], 50);
+    let audit = h.get(
+        &format!("/v1/accounts/{}/audit?key_id=owner:team-a", o.account),
+        &o.key,
+    );
+    let actions: Vec<&str> = audit.expect(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    assert!(actions.contains(&"owner_update") && actions.contains(&"credits_added"));
+    // A metered exchange: the owner's limit refuses it with 429; a bad query is 400.
+    let t = h.raw("POST", "/v1/token?cost=1", &[("x-api-key", ka)], None);
+    t.expect_error(429, "rate_limited");
+    let t = h.raw("POST", "/v1/token?cost=x", &[("x-api-key", ka)], None);
+    t.expect_error(400, "invalid_argument");
+    let c = h.create(
+        &o,
+        &json!({"name": "c", "limits": [{"name": "burst", "limit": 2, "window_ms": 1000}]}),
+    );
+    let kc = c["secret"].as_str().unwrap();
+    let t = h.raw(
+        "POST",
+        "/v1/token?cost=2&limits=burst",
+        &[("x-api-key", kc)],
+        None,
+    );
+    assert!(t.expect(200)["token"].is_string());
+    let t = h.raw("POST", "/v1/token", &[("x-api-key", kc)], None);
+    t.expect_error(429, "rate_limited");
+}
+both!(owner_limits_credits_and_metered_exchange);

@@ -42,7 +42,14 @@ pub(crate) struct Subject {
     pub(crate) windows: Vec<(String, WindowLease)>,
     pub(crate) credits: Option<CreditLease>,
     pub(crate) synced: bool,
+    /// When the last transaction read the database (Unix ms).
+    pub(crate) synced_at_ms: u64,
 }
+
+/// How long a refusal from memory is trusted (ms): after that a refused request reads the
+/// database once more, so leases other instances gave back, or credits added through
+/// them, are seen within this bound.
+pub(crate) const TRUST_REFUSAL_MS: u64 = 1_000;
 
 /// What memory alone can say about a request.
 pub(crate) enum Local {
@@ -83,10 +90,12 @@ pub(crate) fn decide_local(
     dry_run: bool,
 ) -> (Local, Vec<Report>) {
     let mut covered = true;
+    let mut fresh = true;
     for (s, rules) in subjects.iter_mut() {
         if !s.synced {
             return (Local::NeedsDatabase, Vec::new());
         }
+        fresh &= now_ms.saturating_sub(s.synced_at_ms) <= TRUST_REFUSAL_MS;
         for ((_, w), limit) in applied(&mut s.windows, &rules.limits) {
             w.roll(limit, now_ms);
             covered &= w.lease >= cost;
@@ -103,6 +112,9 @@ pub(crate) fn decide_local(
     // The core's answer on the views: exact on one instance.
     let (verdict, reports) = run_core(subjects, now_ms, cost, true);
     if !verdict.allowed {
+        if !fresh {
+            return (Local::NeedsDatabase, Vec::new());
+        }
         return (Local::Decided(verdict), reports);
     }
     if !covered {
@@ -212,6 +224,7 @@ pub(crate) fn settle(
             c.view = *db;
         }
         s.synced = true;
+        s.synced_at_ms = now_ms;
     }
     // 2. The core decides on the true states, spending on the views.
     let (verdict, reports) = run_core(subjects, now_ms, cost, dry_run);

@@ -72,11 +72,24 @@ impl Default for MeterRequest {
     }
 }
 
+/// Whose limit or credits: the key's own, or its owner's (shared by every key of the
+/// owner in the account).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// The key's own.
+    Key,
+    /// The owner's.
+    Owner,
+}
+
 /// One limit's answer.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LimitReport {
     /// The limit's name.
     pub name: String,
+    /// The key's limit or its owner's.
+    pub scope: Scope,
     /// True when it had room for the cost.
     pub allowed: bool,
     /// The configured limit.
@@ -109,11 +122,44 @@ pub struct MeterReport {
     pub dry_run: bool,
     /// Each applied limit's answer.
     pub limits: Vec<LimitReport>,
-    /// The credits' answer, when the key has credits.
+    /// The key's credits' answer, when the key has credits.
     pub credits: Option<CreditReport>,
+    /// The owner's credits' answer, when the key's owner has credits.
+    pub owner_credits: Option<CreditReport>,
     /// When refused: ms after which the same request can pass if nothing else is spent
     /// (`None`: never, or not known); 0 when allowed.
     pub retry_after_ms: Option<u64>,
+}
+
+/// An owner's shared limits and credits: every key of the account with this `owner`
+/// spends from them as well as from its own.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OwnerMeter {
+    /// The account.
+    pub account: String,
+    /// The owner (a key's `owner` field).
+    pub owner: String,
+    /// Limits shared by the owner's keys.
+    pub limits: Vec<LimitSpec>,
+    /// Credits shared by the owner's keys, with the balance in `remaining`.
+    pub credits: Option<CreditSpec>,
+    /// 0 until first set, +1 on every change.
+    pub version: u64,
+    /// Unix seconds of the last change.
+    pub modified_at: Option<i64>,
+    /// Who made the last change.
+    pub modified_by: Option<crate::Actor>,
+}
+
+/// A change to an owner's limits and credits; `None` fields are unchanged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnerMeterPatch {
+    /// The version read (0 for an owner never set).
+    pub expected_version: u64,
+    /// New limits (replaces the list).
+    pub limits: Option<Vec<LimitSpec>>,
+    /// New credits rule, or `Some(None)` to stop; a `remaining` sets the balance.
+    pub credits: Option<Option<CreditSpec>>,
 }
 
 /// A key's parsed rules, kept with its cached record.
@@ -167,6 +213,15 @@ impl Meters {
             && let Ok(mut s) = s.lock()
         {
             s.synced = false;
+        }
+    }
+
+    /// Every subject reads the database again (notifications may have been missed).
+    pub(crate) fn unsync_all(&self) {
+        for (_, s) in self.all() {
+            if let Ok(mut s) = s.lock() {
+                s.synced = false;
+            }
         }
     }
 

@@ -79,15 +79,37 @@ pub(super) fn insert_audit(
     at: i64,
     changes: &Map<String, Value>,
 ) -> Result<(), Error> {
+    insert_audit_row(
+        conn,
+        (&rec.account, &rec.id),
+        action,
+        actor,
+        at,
+        rec.version,
+        changes,
+    )
+}
+
+/// Inserts one audit entry for `(account, key_id)`; an owner's entries use the key id
+/// `owner:<owner>` (key ids never hold a `:`).
+pub(super) fn insert_audit_row(
+    conn: &mut dyn Conn,
+    (account, key_id): (&str, &str),
+    action: AuditAction,
+    actor: &Actor,
+    at: i64,
+    version: u64,
+    changes: &Map<String, Value>,
+) -> Result<(), Error> {
     conn.exec(
         "INSERT INTO audit (account, key_id, action, actor, at, version, changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
         &[
-            Val::from(rec.account.as_str()),
-            Val::from(rec.id.as_str()),
+            Val::from(account),
+            Val::from(key_id),
             Val::from(action.as_str()),
             Val::from(actor.to_stored()),
             Val::Int(at),
-            Val::Int(rec.version as i64),
+            Val::Int(version as i64),
             Val::from(to_json(changes)?),
         ],
     )?;

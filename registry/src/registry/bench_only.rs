@@ -32,14 +32,17 @@ impl Registry {
                 ),
                 Dialect::Postgres => None,
             };
+            let width = INSERT_COLS.split(',').count();
             let (cols, ncols) = match next_seq {
-                Some(_) => (format!("seq, {INSERT_COLS}"), 19),
-                None => (INSERT_COLS.to_owned(), 18),
+                Some(_) => (format!("seq, {INSERT_COLS}"), width + 1),
+                None => (INSERT_COLS.to_owned(), width),
             };
             let one = format!("({})", vec!["?"; ncols].join(", "));
             let mut rows: Vec<Val> = Vec::with_capacity(ncols * ROWS);
+            let at_ms = u64::try_from(now).unwrap_or(0).saturating_mul(1000);
             for chunk in keys.chunks(ROWS) {
                 rows.clear();
+                let mut balances = Vec::new();
                 for n in chunk {
                     let key = self.format().generate_os()?;
                     let r = self.new_record(key.id().to_owned(), n, actor, now)?;
@@ -49,6 +52,9 @@ impl Registry {
                         rows.push(Val::Int(*seq));
                     }
                     rows.extend(insert_values(&r, &digest)?);
+                    if let Some(c) = &r.credits {
+                        balances.push((r.id.clone(), c.remaining.unwrap_or(0)));
+                    }
                     out.push(key);
                 }
                 let sql = format!(
@@ -56,6 +62,9 @@ impl Registry {
                     vec![one.as_str(); chunk.len()].join(", ")
                 );
                 conn.exec(&sql, &rows)?;
+                for (id, remaining) in &balances {
+                    crate::meter::store::set_balance(conn, id, *remaining, at_ms)?;
+                }
             }
             Ok(())
         })?;

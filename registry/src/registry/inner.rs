@@ -29,4 +29,6 @@ pub(super) struct Inner {
     pub(super) lookups: Gate,
     /// This instance's metering state and leases.
     pub(super) meters: crate::meter::Meters,
+    /// Owners' shared rules, for the verify path.
+    pub(super) owner_rules: super::owners::OwnerRules,
 }

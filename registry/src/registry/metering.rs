@@ -1,18 +1,19 @@
-//! Metering a verified key (see [`crate::meter`]): from this instance's leases when they
-//! cover the request, else in one transaction; reading and adding credits; giving the
-//! leases back at close.
+//! Metering a verified key (see [`crate::meter`]): its own limits and credits and those
+//! of its owner, from this instance's leases when they cover the request, else in one
+//! transaction; reading balances; giving the leases back at close.
 
-use keyseal::meter::Verdict;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use keyseal::meter::{CreditState, RateLimit, Verdict};
 use keyseal::{Error, ErrorCode};
 
 use super::errors::reg;
 use super::lifecycle::Registry;
 use super::tx::with_tx;
-use crate::cache::Entry;
 use crate::meter::lease::{
     self, CreditLease, LeasePolicy, Local, Report, Rows, Subject, SubjectRules, WindowLease,
 };
-use crate::meter::{CreditReport, KeyMeter, LimitReport, MeterReport, MeterRequest, store};
+use crate::meter::{CreditReport, KeyMeter, LimitReport, MeterReport, MeterRequest, Scope, store};
 
 /// The verdict and the report of a metered request.
 pub(super) struct Metered {
@@ -20,221 +21,277 @@ pub(super) struct Metered {
     pub(super) report: MeterReport,
 }
 
+/// One metered subject of a request: the key or its owner.
+pub(super) struct Part {
+    pub(super) scope: Scope,
+    /// The subject's id in the database and in this instance's map.
+    pub(super) subject: String,
+    pub(super) rules: Arc<KeyMeter>,
+}
+
+/// A part with its lock taken and the limits the request applies.
+struct Held<'p> {
+    part: &'p Part,
+    state: Arc<Mutex<Subject>>,
+    applied: Vec<Option<&'p RateLimit>>,
+}
+
+fn poisoned() -> Error {
+    Error::Internal {
+        detail: "a meter's lock was poisoned",
+    }
+}
+
 impl Registry {
-    /// Meters `req` for the key of `entry` (whose verification passed). `Ok(None)` when
-    /// the answer needs the database and `io` is false; `Ok(Some(None))` when the key is
-    /// not metered.
-    pub(super) fn meter_entry(
+    /// Meters `req` over `parts` (the key first, then its owner), all or nothing.
+    /// `Ok(None)` when the answer needs the database and `io` is false; `Ok(Some(None))`
+    /// when nothing is metered.
+    pub(super) fn meter_parts(
         &self,
-        entry: &Entry,
+        parts: &[Part],
         req: &MeterRequest,
         io: bool,
     ) -> Result<Option<Option<Metered>>, Error> {
-        let Some(rules) = entry.meter() else {
-            if req.limits.as_ref().is_some_and(|l| !l.is_empty()) {
-                return Err(unknown_limit());
-            }
+        if let Some(names) = &req.limits
+            && names.iter().any(|n| {
+                !parts
+                    .iter()
+                    .any(|p| p.rules.limits.iter().any(|(k, _)| k == n))
+            })
+        {
+            return Err(unknown_limit());
+        }
+        if req.cost > keyseal::meter::MAX_AMOUNT {
+            return Err(reg(
+                ErrorCode::InvalidArgument,
+                "cost is an integer from 0 to 2^53-1",
+            ));
+        }
+        if parts.is_empty() {
             return Ok(Some(None));
-        };
-        let applied = applied_limits(rules, req)?;
-        let subject = self.inner.meters.subject(entry.id());
-        let mut s = subject.lock().map_err(|_| Error::Internal {
-            detail: "a meter's lock was poisoned",
-        })?;
-        reconcile(&mut s, rules);
+        }
+        let held: Vec<Held<'_>> = parts
+            .iter()
+            .map(|part| Held {
+                part,
+                state: self.inner.meters.subject(&part.subject),
+                applied: applied_limits(&part.rules, req),
+            })
+            .collect();
+        // Locks in the order of `parts` (key, then owner) everywhere: no cycles.
+        let mut guards: Vec<MutexGuard<'_, Subject>> = Vec::with_capacity(held.len());
+        for h in &held {
+            let mut g = h.state.lock().map_err(|_| poisoned())?;
+            reconcile(&mut g, &h.part.rules);
+            guards.push(g);
+        }
         let now_ms = self.inner.config.clock.now_ms();
-        let srules = SubjectRules {
-            limits: applied.clone(),
-            credits: rules.credits.as_ref(),
-        };
         let local = {
-            let mut subjects = [(&mut *s, srules)];
+            let mut subjects = subjects_of(&held, &mut guards);
             lease::decide_local(&mut subjects, now_ms, req.cost, req.dry_run)
         };
         let (verdict, reports) = match local {
             (Local::Decided(v), reports) => (v, reports),
             (Local::NeedsDatabase, _) if !io => return Ok(None),
-            (Local::NeedsDatabase, _) => self.settle_in_db(
-                entry.id(),
-                &mut s,
-                rules,
-                &applied,
-                now_ms,
-                req.cost,
-                req.dry_run,
-            )?,
+            (Local::NeedsDatabase, _) => {
+                self.settle_in_db(&held, &mut guards, now_ms, req.cost, req.dry_run)?
+            }
         };
         Ok(Some(Some(Metered {
             verdict,
-            report: report_of(rules, &applied, req, &verdict, &reports),
+            report: report_of(&held, req, &verdict, &reports),
         })))
     }
 
     /// One transaction: give the leases back, decide on the database states, lease anew.
-    /// On failure the subject is left as it was.
-    #[allow(clippy::too_many_arguments)]
+    /// On failure every subject is left as it was.
     fn settle_in_db(
         &self,
-        id: &str,
-        s: &mut Subject,
-        rules: &KeyMeter,
-        applied: &[Option<&keyseal::meter::RateLimit>],
+        held: &[Held<'_>],
+        guards: &mut [MutexGuard<'_, Subject>],
         now_ms: u64,
         cost: u64,
         dry_run: bool,
     ) -> Result<(Verdict, Vec<Report>), Error> {
-        let before = s.clone();
-        let names: Vec<&str> = s
-            .windows
+        let before: Vec<Subject> = guards.iter().map(|g| (**g).clone()).collect();
+        let names: Vec<Vec<String>> = held
             .iter()
-            .zip(applied)
-            .filter(|(_, a)| a.is_some())
-            .map(|((n, _), _)| n.as_str())
+            .zip(guards.iter())
+            .map(|(h, g)| {
+                g.windows
+                    .iter()
+                    .zip(&h.applied)
+                    .filter(|(_, a)| a.is_some())
+                    .map(|((n, _), _)| n.clone())
+                    .collect()
+            })
             .collect();
         let policy = LeasePolicy {
             limit_divisor: self.inner.config.limit_lease_divisor,
             max_credits: self.inner.config.credit_lease_max,
         };
-        let names: Vec<String> = names.into_iter().map(str::to_owned).collect();
         let r = with_tx(&self.inner.pool, |conn| {
-            let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let windows = store::load_windows(conn, id, &name_refs)?;
-            let credits = match rules.credits {
-                None => None,
-                Some(_) => {
-                    store::put_balance(conn, id, None, now_ms)?;
-                    store::load_balance(conn, id)?
-                }
-            };
-            let mut rows = [Rows { windows, credits }];
+            let mut rows = Vec::with_capacity(held.len());
+            for (h, names) in held.iter().zip(&names) {
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let windows = store::load_windows(conn, &h.part.subject, &refs)?;
+                let credits = match h.part.rules.credits {
+                    None => None,
+                    Some(_) => {
+                        store::put_balance(conn, &h.part.subject, None, now_ms)?;
+                        store::load_balance(conn, &h.part.subject)?
+                    }
+                };
+                rows.push(Rows { windows, credits });
+            }
             let out = {
-                let mut subjects = [(
-                    &mut *s,
-                    SubjectRules {
-                        limits: applied.to_vec(),
-                        credits: rules.credits.as_ref(),
-                    },
-                )];
+                let mut subjects = subjects_of(held, guards);
                 lease::settle(&mut subjects, &mut rows, now_ms, cost, dry_run, policy)
             };
-            store::save_windows(conn, id, &name_refs, &rows[0].windows)?;
-            if let Some(c) = &rows[0].credits {
-                store::save_balance(conn, id, c)?;
+            for ((h, names), row) in held.iter().zip(&names).zip(&rows) {
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                store::save_windows(conn, &h.part.subject, &refs, &row.windows)?;
+                if let Some(c) = &row.credits {
+                    store::save_balance(conn, &h.part.subject, c)?;
+                }
             }
             Ok(out)
         });
         if r.is_err() {
-            *s = before;
+            for (g, b) in guards.iter_mut().zip(before) {
+                **g = b;
+            }
         }
         r
     }
 
-    /// The credit balance of a key as this instance sees it (the database's plus what this
-    /// instance holds), refills applied; `None` when the key has no credits.
-    pub fn credit_balance(&self, account: &str, id: &str) -> Result<Option<u64>, Error> {
-        let record = self.get(account, id)?;
-        let Some(rules) = KeyMeter::of(&record.limits, record.credits.as_ref())? else {
-            return Ok(None);
-        };
+    /// The credit balance of `subject` under `rules` as this instance sees it (the
+    /// database's plus what this instance holds), refills applied; `None` without credits.
+    pub(super) fn balance_of(&self, subject: &str, rules: &KeyMeter) -> Result<Option<u64>, Error> {
         let Some(credits) = rules.credits else {
             return Ok(None);
         };
         let now_ms = self.inner.config.clock.now_ms();
-        let mut conn = self.inner.pool.get()?;
-        let db = conn
-            .query_one(
-                "SELECT remaining, refilled_at_ms FROM meter_credits WHERE subject = ?",
-                &[crate::store::Val::from(id)],
-            )?
-            .map(|r| keyseal::meter::CreditState {
-                remaining: r
-                    .first()
-                    .and_then(crate::store::Val::int)
-                    .unwrap_or(0)
-                    .max(0) as u64,
-                refilled_at_ms: r
-                    .get(1)
-                    .and_then(crate::store::Val::int)
-                    .unwrap_or(0)
-                    .max(0) as u64,
-            })
-            .unwrap_or_default();
+        let db = {
+            let mut conn = self.inner.pool.get()?;
+            conn.begin()?;
+            let b = store::load_balance(&mut *conn, subject);
+            conn.rollback();
+            b?
+        };
         let held = self
             .inner
             .meters
-            .subject(id)
+            .subject(subject)
             .lock()
-            .ok()
-            .and_then(|s| s.credits.as_ref().map(|c| c.lease))
-            .unwrap_or(0);
-        let mut state = db;
+            .map_err(|_| poisoned())?
+            .credits
+            .as_ref()
+            .map_or(0, |c| c.lease);
+        let mut state = db.unwrap_or(CreditState {
+            remaining: 0,
+            refilled_at_ms: now_ms,
+        });
         state.remaining = state.remaining.saturating_add(held);
         Ok(Some(credits.advance(&state, now_ms).remaining))
     }
 
+    /// The credit balance of a key (see [`Registry::owner_meter`] for an owner's); `None`
+    /// when the key has no credits.
+    pub fn credit_balance(&self, account: &str, id: &str) -> Result<Option<u64>, Error> {
+        let record = self.get(account, id)?;
+        match KeyMeter::of(&record.limits, record.credits.as_ref())? {
+            Some(rules) => self.balance_of(id, &rules),
+            None => Ok(None),
+        }
+    }
+
     /// Gives every lease this instance holds back to the database (at close).
     pub(super) fn give_back_leases(&self) {
-        for (id, subject) in self.inner.meters.all() {
-            let Ok(mut s) = subject.lock() else { continue };
-            let holds = s
+        for (subject, state) in self.inner.meters.all() {
+            let Ok(mut g) = state.lock() else { continue };
+            let holds = g
                 .windows
                 .iter()
                 .any(|(_, w)| w.lease > 0 || !w.returns.is_empty())
-                || s.credits.as_ref().is_some_and(|c| c.lease > 0);
+                || g.credits.as_ref().is_some_and(|c| c.lease > 0);
             if !holds {
                 continue;
             }
-            let Ok(Some(Some(entry))) = self.entry(&id, self.now(), true) else {
-                // A deleted key, or no database: the windows expire on their own, and the
-                // credits stay with the database's balance less the lease.
+            let Ok(Some(part)) = self.part_of_subject(&subject) else {
+                // A deleted key or owner rule, or no database: the windows expire on
+                // their own, and the credits stay with the database's balance less the
+                // lease.
                 continue;
             };
-            let Some(rules) = entry.meter() else { continue };
-            let all: Vec<_> = rules.limits.iter().map(|(_, l)| Some(l)).collect();
+            let h = Held {
+                part: &part,
+                state: Arc::clone(&state),
+                applied: part.rules.limits.iter().map(|(_, l)| Some(l)).collect(),
+            };
+            reconcile(&mut g, &part.rules);
             let now_ms = self.inner.config.clock.now_ms();
-            let _ = self.settle_in_db(&id, &mut s, rules, &all, now_ms, 0, true);
+            let mut guards = [g];
+            let _ = self.settle_in_db(std::slice::from_ref(&h), &mut guards, now_ms, 0, true);
         }
     }
+
+    /// The rules of a subject id of this instance's map (a key id or an owner subject).
+    fn part_of_subject(&self, subject: &str) -> Result<Option<Part>, Error> {
+        if let Some(part) = self.owner_part_of_subject(subject)? {
+            return Ok(Some(part));
+        }
+        let Some(Some(entry)) = self.entry(subject, self.now(), true)? else {
+            return Ok(None);
+        };
+        Ok(entry.meter().map(|rules| Part {
+            scope: Scope::Key,
+            subject: subject.to_owned(),
+            rules: Arc::clone(rules),
+        }))
+    }
+}
+
+fn subjects_of<'a, 'g>(
+    held: &'a [Held<'a>],
+    guards: &'a mut [MutexGuard<'g, Subject>],
+) -> Vec<(&'a mut Subject, SubjectRules<'a>)> {
+    held.iter()
+        .zip(guards.iter_mut())
+        .map(|(h, g)| {
+            (
+                &mut **g,
+                SubjectRules {
+                    limits: h.applied.clone(),
+                    credits: h.part.rules.credits.as_ref(),
+                },
+            )
+        })
+        .collect()
 }
 
 fn unknown_limit() -> Error {
     reg(
         ErrorCode::InvalidArgument,
-        "limits names a limit the key does not have",
+        "limits names a limit neither the key nor its owner has",
     )
 }
 
-/// The key's limits this request applies, aligned with the key's limits.
-fn applied_limits<'r>(
-    rules: &'r KeyMeter,
-    req: &MeterRequest,
-) -> Result<Vec<Option<&'r keyseal::meter::RateLimit>>, Error> {
-    if req.cost > keyseal::meter::MAX_AMOUNT {
-        return Err(reg(
-            ErrorCode::InvalidArgument,
-            "cost is an integer from 0 to 2^53-1",
-        ));
-    }
-    match &req.limits {
-        None => Ok(rules.limits.iter().map(|(_, l)| Some(l)).collect()),
-        Some(names) => {
-            if names
-                .iter()
-                .any(|n| !rules.limits.iter().any(|(k, _)| k == n))
-            {
-                return Err(unknown_limit());
-            }
-            Ok(rules
-                .limits
-                .iter()
-                .map(|(k, l)| names.contains(k).then_some(l))
-                .collect())
-        }
-    }
+/// The limits of `rules` this request applies (all, or the named ones), aligned with
+/// `rules.limits`.
+fn applied_limits<'r>(rules: &'r KeyMeter, req: &MeterRequest) -> Vec<Option<&'r RateLimit>> {
+    rules
+        .limits
+        .iter()
+        .map(|(k, l)| match &req.limits {
+            None => Some(l),
+            Some(names) => names.contains(k).then_some(l),
+        })
+        .collect()
 }
 
-/// Lines the subject's windows up with the key's limits (by name and window); a new or
-/// changed limit makes the next request read the database.
+/// Lines the subject's windows up with the rules (by name and window); a new or changed
+/// limit makes the next request read the database.
 fn reconcile(s: &mut Subject, rules: &KeyMeter) {
     let same = s.windows.len() == rules.limits.len()
         && s.windows
@@ -269,40 +326,52 @@ fn reconcile(s: &mut Subject, rules: &KeyMeter) {
 }
 
 fn report_of(
-    rules: &KeyMeter,
-    applied: &[Option<&keyseal::meter::RateLimit>],
+    held: &[Held<'_>],
     req: &MeterRequest,
     verdict: &Verdict,
     reports: &[Report],
 ) -> MeterReport {
+    // `reports` lists every part's applied limits (parts in order), then every part's
+    // credits.
     let mut limits = Vec::new();
     let mut credits = None;
-    let mut names = rules
-        .limits
-        .iter()
-        .zip(applied)
-        .filter(|(_, a)| a.is_some())
-        .map(|((n, l), _)| (n, l));
-    for r in reports {
-        match r {
-            Report::Limit(d) => {
-                if let Some((name, l)) = names.next() {
-                    limits.push(LimitReport {
-                        name: name.clone(),
-                        allowed: d.allowed,
-                        limit: d.limit,
-                        window_ms: l.window_ms(),
-                        remaining: d.remaining,
-                        reset_ms: d.reset_ms,
-                    });
-                }
-            }
-            Report::Credits(d) => {
-                credits = Some(CreditReport {
+    let mut owner_credits = None;
+    let mut it = reports.iter();
+    for h in held {
+        for (name, l) in h
+            .part
+            .rules
+            .limits
+            .iter()
+            .zip(&h.applied)
+            .filter(|(_, a)| a.is_some())
+            .map(|((n, l), _)| (n, l))
+        {
+            if let Some(Report::Limit(d)) = it.next() {
+                limits.push(LimitReport {
+                    name: name.clone(),
+                    scope: h.part.scope,
                     allowed: d.allowed,
+                    limit: d.limit,
+                    window_ms: l.window_ms(),
                     remaining: d.remaining,
-                    refill_at_ms: d.refill_at_ms,
+                    reset_ms: d.reset_ms,
                 });
+            }
+        }
+    }
+    for h in held {
+        if h.part.rules.credits.is_some()
+            && let Some(Report::Credits(d)) = it.next()
+        {
+            let c = CreditReport {
+                allowed: d.allowed,
+                remaining: d.remaining,
+                refill_at_ms: d.refill_at_ms,
+            };
+            match h.part.scope {
+                Scope::Key => credits = Some(c),
+                Scope::Owner => owner_credits = Some(c),
             }
         }
     }
@@ -311,6 +380,7 @@ fn report_of(
         dry_run: req.dry_run,
         limits,
         credits,
+        owner_credits,
         retry_after_ms: verdict.retry_after_ms,
     }
 }

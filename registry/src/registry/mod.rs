@@ -21,6 +21,7 @@ mod group;
 mod inner;
 mod lifecycle;
 mod metering;
+mod owners;
 mod paging;
 mod queries;
 mod rows;

@@ -206,7 +206,11 @@ impl Registry {
         let mut filter = String::from("account = ?");
         let mut params = vec![Val::from(account)];
         if let Some(k) = &q.key_id {
-            if !validate::is_key_id(k, self.format().id_len()) {
+            // A key id, or `owner:<owner>` for an owner's metering changes.
+            let owner_log = k
+                .strip_prefix("owner:")
+                .is_some_and(|o| validate::owner(o).is_ok());
+            if !owner_log && !validate::is_key_id(k, self.format().id_len()) {
                 return Err(not_found());
             }
             filter.push_str(" AND key_id = ?");

@@ -156,11 +156,15 @@ fn listener(inner: &Inner, url: &str, stop: &AtomicBool, ready: std::sync::mpsc:
                 // Entries loaded meanwhile are not covered by notifications: keep the
                 // caches empty until listening again.
                 inner.cache.clear();
+                inner.meters.unsync_all();
+                inner.owner_rules.clear();
                 std::thread::sleep(Duration::from_millis(200));
                 continue;
             }
         };
         inner.cache.clear();
+        inner.meters.unsync_all();
+        inner.owner_rules.clear();
         inner.negative.clear();
         let _ = ready.send(());
         loop {
@@ -180,6 +184,9 @@ fn listener(inner: &Inner, url: &str, stop: &AtomicBool, ready: std::sync::mpsc:
                         for id in ids.split(',') {
                             inner.cache.invalidate(id);
                             inner.negative.remove(id);
+                            // Rules or balances changed elsewhere: read them again.
+                            inner.meters.unsync(id);
+                            inner.owner_rules.forget(id);
                         }
                     }
                 }
@@ -192,5 +199,7 @@ fn listener(inner: &Inner, url: &str, stop: &AtomicBool, ready: std::sync::mpsc:
             }
         }
         inner.cache.clear();
+        inner.meters.unsync_all();
+        inner.owner_rules.clear();
     }
 }

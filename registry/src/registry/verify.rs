@@ -12,10 +12,11 @@ use keyseal::{Error, ErrorCode, RequestContext};
 
 use super::errors::reg;
 use super::lifecycle::Registry;
+use super::metering::Part;
 use super::rows::policy_of;
 use super::tx::with_tx;
 use crate::cache::Entry;
-use crate::meter::MeterRequest;
+use crate::meter::{MeterRequest, Scope};
 use crate::secrets;
 use crate::store::Val;
 use crate::tokens;
@@ -188,7 +189,10 @@ impl Registry {
         // Metered only once the policy allows the request: a disabled key spends nothing.
         let mut report = None;
         if decision.is_ok() {
-            let Some(metered) = self.meter_entry(&entry, meter, io)? else {
+            let Some(parts) = self.meter_parts_of(&entry, &record, io)? else {
+                return Ok(None);
+            };
+            let Some(metered) = self.meter_parts(&parts, meter, io)? else {
                 return Ok(None);
             };
             if let Some(m) = metered {
@@ -231,18 +235,20 @@ impl Registry {
         ctx: &RequestContext<'_>,
         options: Option<&ExchangeOptions>,
     ) -> Result<ExchangedToken, Error> {
-        self.exchange_metered(key, ctx, options, &MeterRequest::default())
+        refused_as_error(self.exchange_metered(key, ctx, options, &MeterRequest::default())?)
     }
 
     /// [`Registry::exchange`] with a metering request: the exchange is metered like a
-    /// verification (see [`Registry::verify_metered`]); a refusal is its error.
+    /// verification (see [`Registry::verify_metered`]). `Ok(Err(verification))` when the
+    /// key's policy or its meters refuse it: the verification says why (its `decision`)
+    /// and what metering answered (its `meter`, for `Retry-After` and the headers).
     pub fn exchange_metered(
         &self,
         key: &str,
         ctx: &RequestContext<'_>,
         options: Option<&ExchangeOptions>,
         meter: &MeterRequest,
-    ) -> Result<ExchangedToken, Error> {
+    ) -> Result<Result<ExchangedToken, Verification>, Error> {
         self.exchange_with(key, ctx, options, meter, true)?
             .ok_or(Error::Internal {
                 detail: "an exchange with database access asked for it",
@@ -259,6 +265,7 @@ impl Registry {
     ) -> Option<Result<ExchangedToken, Error>> {
         self.exchange_with(key, ctx, options, &MeterRequest::default(), false)
             .transpose()
+            .map(|r| r.and_then(refused_as_error))
     }
 
     /// [`Registry::exchange_metered`] when it can answer from memory alone.
@@ -268,7 +275,7 @@ impl Registry {
         ctx: &RequestContext<'_>,
         options: Option<&ExchangeOptions>,
         meter: &MeterRequest,
-    ) -> Option<Result<ExchangedToken, Error>> {
+    ) -> Option<Result<Result<ExchangedToken, Verification>, Error>> {
         self.exchange_with(key, ctx, options, meter, false)
             .transpose()
     }
@@ -280,7 +287,7 @@ impl Registry {
         options: Option<&ExchangeOptions>,
         meter: &MeterRequest,
         io: bool,
-    ) -> Result<Option<ExchangedToken>, Error> {
+    ) -> Result<Option<Result<ExchangedToken, Verification>>, Error> {
         let keyset = self
             .inner
             .config
@@ -293,17 +300,19 @@ impl Registry {
         let Some(v) = self.verify_with(key, ctx, meter, io)? else {
             return Ok(None);
         };
-        v.decision?;
+        if v.decision.is_err() {
+            return Ok(Some(Err(v)));
+        }
         let record = v.record;
         let opts = options.unwrap_or(&self.inner.config.exchange);
         let claims = tokens::claims_for(&record, ctx.now, opts)?;
         let token = keyset.issue(&claims)?;
-        Ok(Some(ExchangedToken {
+        Ok(Some(Ok(ExchangedToken {
             token,
             expires_at: claims.exp.unwrap_or(ctx.now),
             record,
             meter: v.meter,
-        }))
+        })))
     }
 
     /// Verifies an exchange token this registry issued and checks the key it stands for
@@ -354,6 +363,32 @@ impl Registry {
         }))
     }
 
+    /// The metered parts of a key's request: its own rules, then its owner's. `None` when
+    /// the owner's rules must be read and `io` is false.
+    fn meter_parts_of(
+        &self,
+        entry: &Entry,
+        record: &KeyRecord,
+        io: bool,
+    ) -> Result<Option<Vec<Part>>, Error> {
+        let mut parts = Vec::with_capacity(2);
+        if let Some(rules) = entry.meter() {
+            parts.push(Part {
+                scope: Scope::Key,
+                subject: record.id.clone(),
+                rules: Arc::clone(rules),
+            });
+        }
+        if let Some(owner) = &record.owner {
+            match self.owner_part(&record.account, owner, io)? {
+                None => return Ok(None),
+                Some(Some(p)) => parts.push(p),
+                Some(None) => {}
+            }
+        }
+        Ok(Some(parts))
+    }
+
     /// Replaces an outdated digest with the current pepper's; an upgraded import also
     /// loses its seal (the row is an ordinary one from then on).
     pub(super) fn rehash(&self, id: &str, key: &str, old: &str, was_import: bool) {
@@ -392,4 +427,14 @@ impl Registry {
             p.insert(id.to_owned(), now);
         }
     }
+}
+
+/// An exchange refused by the key's policy or meters, as the error of the unmetered API.
+fn refused_as_error(r: Result<ExchangedToken, Verification>) -> Result<ExchangedToken, Error> {
+    r.or_else(|v| match v.decision {
+        Err(e) => Err(e),
+        Ok(()) => Err(Error::Internal {
+            detail: "an exchange refused by a verification that allowed it",
+        }),
+    })
 }

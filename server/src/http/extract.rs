@@ -231,6 +231,39 @@ impl FromRequestParts<Arc<AppState>> for KeyId {
     }
 }
 
+/// The `{owner}` of an owner route, and its `If-Match`.
+pub struct OwnerPath {
+    /// The `{owner}` path segment (a key's `owner` value).
+    pub owner: String,
+    if_match: HeaderMap,
+}
+
+impl OwnerPath {
+    /// The `If-Match` version, if sent.
+    pub fn if_match(&self) -> ApiResult<Option<u64>> {
+        if_match(&self.if_match)
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for OwnerPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let owner = path_param(parts, st, "owner").await?;
+        let mut only = HeaderMap::new();
+        if let Some(v) = parts.headers.get(header::IF_MATCH) {
+            only.insert(header::IF_MATCH, v.clone());
+        }
+        Ok(OwnerPath {
+            owner,
+            if_match: only,
+        })
+    }
+}
+
 /// A parameter of the matched route's path, with a JSON error when the path does not
 /// decode.
 async fn path_param(parts: &mut Parts, st: &Arc<AppState>, name: &str) -> ApiResult<String> {

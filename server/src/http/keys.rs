@@ -174,7 +174,13 @@ async fn list_keys(State(st): St, m: Reader, RawQuery(raw): RawQuery) -> ApiResu
 async fn get_key(State(st): St, m: Reader, KeyId { id, .. }: KeyId) -> ApiResult {
     let rec = m
         .run(&st, move |reg, acct, _| {
-            reg.get(acct, &reg.resolve_key(acct, &id)?)
+            let id = reg.resolve_key(acct, &id)?;
+            let mut rec = reg.get(acct, &id)?;
+            // The balance is not part of the record's rule: read it for this answer.
+            if let Some(c) = rec.credits.as_mut() {
+                c.remaining = reg.credit_balance(acct, &id)?;
+            }
+            Ok(rec)
         })
         .await?;
     Ok(m.answer(record_response(StatusCode::OK, &rec, None)))

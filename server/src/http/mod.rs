@@ -11,6 +11,7 @@ mod audit;
 mod body;
 mod extract;
 mod keys;
+mod metering;
 mod ops;
 mod paging;
 mod ratelimit;
@@ -40,13 +41,13 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 /// The router: every resource's routes, the JSON answers for unknown routes and methods,
 /// and the request metrics and log around them all.
 pub fn router(state: Arc<AppState>) -> Router {
-    let management =
-        keys::router()
-            .merge(audit::router())
-            .route_layer(axum::middleware::from_fn_with_state(
-                Arc::clone(&state),
-                extract::authorize,
-            ));
+    let management = keys::router()
+        .merge(audit::router())
+        .merge(metering::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            extract::authorize,
+        ));
     Router::new()
         .merge(management)
         .merge(verify::router())
@@ -80,6 +81,9 @@ mod tests {
             "/v1/accounts/{account}/keys/{id}/enable",
             "/v1/accounts/{account}/keys/{id}/disable",
             "/v1/accounts/{account}/keys/{id}/roll",
+            "/v1/accounts/{account}/keys/{id}/credits",
+            "/v1/accounts/{account}/owners/{owner}/meter",
+            "/v1/accounts/{account}/owners/{owner}/credits",
             "/v1/accounts/{account}/audit",
             "/v1/verify",
             "/v1/token",
@@ -93,6 +97,6 @@ mod tests {
         ] {
             assert!(paths.contains_key(p), "{p} is not documented");
         }
-        assert_eq!(paths.len(), 15, "a documented path has no route");
+        assert_eq!(paths.len(), 18, "a documented path has no route");
     }
 }

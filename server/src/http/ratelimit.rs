@@ -5,12 +5,21 @@
 //!
 //! `RateLimit-Policy: "per_minute";q=5;w=60` names each limit with its quota `q` and window
 //! `w` in seconds; `RateLimit: "per_minute";r=0;t=42` gives what remains `r` and the
-//! seconds `t` until the current window ends. Credits are not a window: they are in the
+//! seconds `t` until the current window ends. The owner's shared limits are named
+//! `owner.<name>`. Credits are not a window: they are in the
 //! body's `meter.credits` only.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use keyseal_registry::meter::MeterReport;
+use keyseal_registry::meter::{LimitReport, MeterReport, Scope};
+
+/// The item name of a limit: its name, or `owner.<name>` for its owner's.
+fn item(l: &LimitReport) -> String {
+    match l.scope {
+        Scope::Key => l.name.clone(),
+        Scope::Owner => format!("owner.{}", l.name),
+    }
+}
 
 /// Seconds, rounded up.
 fn secs(ms: u64) -> u64 {
@@ -23,7 +32,7 @@ pub fn apply(resp: &mut Response, report: &MeterReport, code: &str, now_ms: u64)
     let policy: Vec<String> = report
         .limits
         .iter()
-        .map(|l| format!("\"{}\";q={};w={}", l.name, l.limit, secs(l.window_ms)))
+        .map(|l| format!("\"{}\";q={};w={}", item(l), l.limit, secs(l.window_ms)))
         .collect();
     let state: Vec<String> = report
         .limits
@@ -31,7 +40,7 @@ pub fn apply(resp: &mut Response, report: &MeterReport, code: &str, now_ms: u64)
         .map(|l| {
             format!(
                 "\"{}\";r={};t={}",
-                l.name,
+                item(l),
                 l.remaining,
                 secs(l.reset_ms.saturating_sub(now_ms))
             )

@@ -5,20 +5,22 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use keyseal::{Credential, Error, ErrorCode, RequestContext, extract_credential};
+use keyseal_registry::meter::MeterRequest;
 use keyseal_registry::{Registry, TokenCheck};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::body::{PublicBody, parse_json};
 use super::extract::{CallerId, authenticate_key, client_ip, header_pairs, with_caller};
+use super::ratelimit;
 use super::record::record_json;
-use super::state::{ApiResult, AppState, St, now, on_verify_path};
+use super::state::{ApiResult, AppState, St, now, now_ms, on_verify_path};
 use crate::error::ApiError;
 
 /// The routes of this module.
@@ -54,8 +56,10 @@ async fn exchange(
     State(st): St,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     PublicBody(body): PublicBody,
 ) -> ApiResult {
+    let meter = meter_query(query.as_deref())?;
     let from_headers = {
         let pairs = header_pairs(&headers);
         match extract_credential(pairs) {
@@ -87,14 +91,28 @@ async fn exchange(
         // token would outgrow its key (the scoped-keys flow).
         ctx.method = Some("POST");
         if io {
-            Some(reg.exchange(&key, &ctx, None))
+            Some(reg.exchange_metered(&key, &ctx, None, &meter))
         } else {
-            reg.exchange_cached(&key, &ctx, None)
+            reg.exchange_metered_cached(&key, &ctx, None, &meter)
         }
     };
     let out = on_verify_path(&st, run).await?;
     match out {
-        Ok(tok) => {
+        Ok(Err(refused)) => {
+            let e = match refused.decision {
+                Err(e) => e,
+                Ok(()) => Error::Internal {
+                    detail: "an exchange refused by a verification that allowed it",
+                },
+            };
+            st.metrics.exchange(e.code());
+            let mut resp = ApiError::from_auth(&e).into_response();
+            if let Some(m) = &refused.meter {
+                ratelimit::apply(&mut resp, m, e.code(), now_ms());
+            }
+            Ok(resp)
+        }
+        Ok(Ok(tok)) => {
             st.metrics.exchange("ok");
             let mut resp = Json(json!({
                 "token": tok.token,
@@ -106,6 +124,9 @@ async fn exchange(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp.extensions_mut()
                 .insert(CallerId(tok.record.id.clone()));
+            if let Some(m) = &tok.meter {
+                ratelimit::apply(&mut resp, m, "ok", now_ms());
+            }
             Ok(resp)
         }
         Err(e) => {
@@ -211,4 +232,43 @@ async fn token_verify(State(st): St, PublicBody(body): PublicBody) -> ApiResult 
         }),
     })
     .into_response())
+}
+
+/// The metering of an exchange from its query: `cost` (default 1) and `limits` (names,
+/// comma-separated; default all).
+fn meter_query(query: Option<&str>) -> ApiResult<MeterRequest> {
+    let mut m = MeterRequest::default();
+    let bad = || {
+        ApiError::bad_request(
+            "invalid argument: the query takes cost (an integer from 0 to 2^53-1) and limits (names, comma-separated)",
+        )
+    };
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(bad)?;
+        match k {
+            "cost" => {
+                m.cost = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|c| *c <= keyseal::meter::MAX_AMOUNT)
+                    .ok_or_else(bad)?;
+            }
+            "limits" => {
+                let names: Vec<String> = v.split(',').map(str::to_owned).collect();
+                if names.len() > keyseal_registry::meter::MAX_LIMITS * 2
+                    || names.iter().any(|n| {
+                        n.is_empty()
+                            || !n
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    })
+                {
+                    return Err(bad());
+                }
+                m.limits = Some(names);
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(m)
 }
