@@ -19,6 +19,9 @@ use crate::store::{Dialect, Val};
 use crate::types::{Actor, AuditAction};
 use crate::validate;
 
+/// The version, modification time and author of an owner's row.
+type Stamp = (u64, i64, Actor);
+
 /// An owner's rules as cached: `None` when the owner has none.
 #[derive(Clone)]
 struct Cached {
@@ -140,7 +143,7 @@ impl Registry {
         &self,
         account: &str,
         owner: &str,
-    ) -> Result<(StoredMeter, Option<(u64, i64, Actor)>), Error> {
+    ) -> Result<(StoredMeter, Option<Stamp>), Error> {
         let mut conn = self.inner.pool.get()?;
         let row = conn.query_one(
             "SELECT meter, version, modified_at, modified_by FROM owner_meters WHERE account = ? AND owner = ?",

@@ -431,10 +431,10 @@ impl Registry {
 
 /// An exchange refused by the key's policy or meters, as the error of the unmetered API.
 fn refused_as_error(r: Result<ExchangedToken, Verification>) -> Result<ExchangedToken, Error> {
-    r.or_else(|v| match v.decision {
-        Err(e) => Err(e),
-        Ok(()) => Err(Error::Internal {
+    r.map_err(|v| match v.decision {
+        Err(e) => e,
+        Ok(()) => Error::Internal {
             detail: "an exchange refused by a verification that allowed it",
-        }),
+        },
     })
 }
