@@ -54,8 +54,19 @@ const tool = (envName, local, name) => process.env[envName] || (local && existsS
 
 mkdirSync(dist, { recursive: true });
 
-// api.mjs has no imports and one export line; CommonJS differs only there.
-const api = readFileSync(join(here, "src", "api.mjs"), "utf8");
+// api.mjs imports only sibling modules without imports of their own, and has one export
+// line; CommonJS inlines the siblings and differs only in the export line.
+const inline = (text) =>
+  text.replace(/^import \{[^}]*\} from "\.\/([a-z-]+\.mjs)";\n/gm, (_, file) => {
+    const sibling = readFileSync(join(here, "src", file), "utf8");
+    const last = /^export \{[^}]*\};\n$/m.exec(sibling);
+    if (!last || last.index + last[0].length !== sibling.length || /^import /m.test(sibling)) {
+      fail(`src/${file} must have no imports and end with its single export line`);
+    }
+    return sibling.slice(0, last.index);
+  });
+const api = inline(readFileSync(join(here, "src", "api.mjs"), "utf8"));
+if (/^import /m.test(api)) fail("src/api.mjs may import only sibling modules");
 const exportLine = "export { createApi };\n";
 if (!api.endsWith(exportLine) || /^export /m.exec(api).index !== api.lastIndexOf(exportLine)) {
   fail("src/api.mjs must end with its single `export { createApi };` line");
