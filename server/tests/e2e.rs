@@ -1533,6 +1533,30 @@ fn cli_keys_token_inspect() {
     let id = created["id"].as_str().expect("id").to_owned();
     let key = created["secret"].as_str().expect("s").to_owned();
     assert_eq!(created["scopes"], json!(["a", "b"]));
+    // Metering from the command line: limits with units, credits.
+    let (c, out, err) = run(&[
+        "keys",
+        "create",
+        "--name",
+        "cli-metered",
+        "--limit",
+        "per_minute=100/1m",
+        "--limit",
+        "burst=5/500ms",
+        "--credits",
+        "20",
+        "--json",
+    ]);
+    assert_eq!(c, Some(0), "{err}");
+    let metered: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        metered["limits"],
+        json!([{"name": "per_minute", "limit": 100, "window_ms": 60000},
+               {"name": "burst", "limit": 5, "window_ms": 500}])
+    );
+    let (c, _, err) = run(&["keys", "create", "--name", "x", "--limit", "per_minute=100"]);
+    assert_ne!(c, Some(0));
+    assert!(err.contains("NAME=LIMIT/WINDOW"), "{err}");
     // Table output by default.
     let (c, out, _) = run(&["keys", "list"]);
     assert_eq!(c, Some(0));

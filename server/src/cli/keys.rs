@@ -136,6 +136,35 @@ pub struct Fields {
     /// Expiry, unix seconds.
     #[arg(long)]
     pub expires_at: Option<i64>,
+    /// A rate limit, `NAME=LIMIT/WINDOW` with the window in ms or with a unit
+    /// (`per_minute=100/1m`, `burst=10/500ms`); repeat for several. Replaces the list.
+    #[arg(long = "limit", value_parser = parse_limit)]
+    pub limits: Vec<Value>,
+    /// Usage credits: the starting balance, without refill (create only; add credits
+    /// with `POST .../credits`).
+    #[arg(long)]
+    pub credits: Option<u64>,
+}
+
+/// `NAME=LIMIT/WINDOW` as the API's limit object; the window is milliseconds, or a
+/// number with `ms`, `s`, `m`, `h` or `d`.
+fn parse_limit(s: &str) -> Result<Value, String> {
+    let bad = || format!("expected NAME=LIMIT/WINDOW (e.g. per_minute=100/1m), found {s:?}");
+    let (name, rest) = s.split_once('=').ok_or_else(bad)?;
+    let (limit, window) = rest.split_once('/').ok_or_else(bad)?;
+    let limit: u64 = limit.parse().map_err(|_| bad())?;
+    let digits = window.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let unit = match &window[digits.len()..] {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    let window_ms = n.checked_mul(unit).ok_or_else(bad)?;
+    Ok(json!({"name": name, "limit": limit, "window_ms": window_ms}))
 }
 
 fn fields_json(f: &Fields, m: &mut serde_json::Map<String, Value>, create: bool) {
@@ -159,6 +188,12 @@ fn fields_json(f: &Fields, m: &mut serde_json::Map<String, Value>, create: bool)
     }
     if let Some(e) = f.expires_at {
         m.insert("expires_at".into(), json!(e));
+    }
+    if !f.limits.is_empty() {
+        m.insert("limits".into(), json!(f.limits));
+    }
+    if let (true, Some(c)) = (create, f.credits) {
+        m.insert("credits".into(), json!({ "remaining": c }));
     }
 }
 
