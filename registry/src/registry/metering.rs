@@ -78,10 +78,20 @@ impl Registry {
                 applied: applied_limits(&part.rules, req),
             })
             .collect();
-        // Locks in the order of `parts` (key, then owner) everywhere: no cycles.
+        // Locks in the order of `parts` (key, then owner) everywhere: no cycles. Without
+        // `io` (an async runtime thread) a subject busy in a transaction is not waited
+        // for: the caller retries where it may block.
         let mut guards: Vec<MutexGuard<'_, Subject>> = Vec::with_capacity(held.len());
         for h in &held {
-            let mut g = h.state.lock().map_err(|_| poisoned())?;
+            let mut g = if io {
+                h.state.lock().map_err(|_| poisoned())?
+            } else {
+                match h.state.try_lock() {
+                    Ok(g) => g,
+                    Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
+                    Err(std::sync::TryLockError::Poisoned(_)) => return Err(poisoned()),
+                }
+            };
             reconcile(&mut g, &h.part.rules);
             guards.push(g);
         }
