@@ -10,7 +10,7 @@
 use core::fmt::Write as _;
 
 use keyseal::meter::{CreditDecision, LimitDecision, MAX_AMOUNT, MeterAnswer};
-use keyseal::{Credits, Error, Meter, MeterSpec, RateLimit, Refill, RefillInterval, Result};
+use keyseal::{Credits, Error, Meter, MeterSpec, RateLimit, Refill, Result};
 
 use crate::js::Fields;
 
@@ -71,11 +71,7 @@ impl MeterOptions {
             Some(c) => {
                 let refill = match c.refill {
                     None => None,
-                    Some(r) => Some(Refill::new(
-                        r.amount,
-                        RefillInterval::from_name(&r.interval, r.day)?,
-                        r.cap,
-                    )?),
+                    Some(r) => Some(Refill::from_parts(r.amount, &r.interval, r.day, r.cap)?),
                 };
                 Some((c.remaining, Credits::new(refill)))
             }

@@ -98,6 +98,18 @@ impl Refill {
         })
     }
 
+    /// A refill from its parts as options spell them: `amount`, the interval's name
+    /// (`"daily"`, or `"monthly"` with `day`) and the optional `cap` (see
+    /// [`RefillInterval::from_name`] and [`Refill::new`]).
+    pub fn from_parts(
+        amount: u64,
+        interval: &str,
+        day: Option<u64>,
+        cap: Option<u64>,
+    ) -> Result<Refill> {
+        Refill::new(amount, RefillInterval::from_name(interval, day)?, cap)
+    }
+
     /// Credits added per refill.
     pub fn amount(&self) -> u64 {
         self.amount

@@ -2,7 +2,7 @@
 //! [`RefillSpec`]), and the core rules built from it ([`Rules`]). Every value rule is the
 //! core's (`keyseal::meter`); the names' rules are here.
 
-use keyseal::meter::{Credits, RateLimit, Refill, RefillInterval};
+use keyseal::meter::{Credits, RateLimit, Refill};
 use keyseal::{Error, ErrorCode};
 use serde::{Deserialize, Serialize};
 
@@ -126,11 +126,7 @@ fn rules_of(limits: &[LimitSpec], credits: Option<&CreditSpec>) -> Result<Rules,
             }
             let refill = match &c.refill {
                 None => None,
-                Some(r) => Some(Refill::new(
-                    r.amount,
-                    RefillInterval::from_name(&r.interval, r.day)?,
-                    r.cap,
-                )?),
+                Some(r) => Some(Refill::from_parts(r.amount, &r.interval, r.day, r.cap)?),
             };
             Some(Credits::new(refill))
         }

@@ -281,6 +281,15 @@ pub fn with_caller(mut resp: Response, caller: &KeyRecord) -> Response {
     resp
 }
 
+/// The `If-Match` version a PATCH must send: 400 naming `what` to send when absent.
+pub fn required_if_match(version: Option<u64>, what: &'static str) -> ApiResult<u64> {
+    version.ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "invalid argument: PATCH needs If-Match: <version> ({what})"
+        ))
+    })
+}
+
 /// `If-Match: 3`, `"3"` or `W/"3"`. `None` when absent.
 pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<u64>> {
     let Some(v) = headers.get(header::IF_MATCH) else {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 use super::body::{RawBody, nullable, parse_json, parse_json_or_default};
-use super::extract::{KeyId, Reader, Writer};
+use super::extract::{KeyId, Reader, Writer, required_if_match};
 use super::paging::ListRequest;
 use super::record::{record_json, record_response};
 use super::state::{ApiResult, AppState, St};
@@ -188,11 +188,7 @@ async fn get_key(State(st): St, m: Reader, KeyId { id, .. }: KeyId) -> ApiResult
 
 async fn patch_key(State(st): St, m: Writer, key: KeyId, RawBody(body): RawBody) -> ApiResult {
     let b: PatchBody = parse_json(&body)?;
-    let Some(version) = key.if_match()? else {
-        return Err(ApiError::bad_request(
-            "invalid argument: PATCH needs If-Match: <version> (the version you read)",
-        ));
-    };
+    let version = required_if_match(key.if_match()?, "the version you read")?;
     let patch = KeyPatch {
         expected_version: version,
         name: b.name,

@@ -14,9 +14,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::body::{RawBody, nullable, parse_json};
-use super::extract::{KeyId, OwnerPath, Reader, Writer};
+use super::extract::{KeyId, OwnerPath, Reader, Writer, required_if_match};
 use super::state::{ApiResult, AppState, St};
-use crate::error::ApiError;
 use axum::extract::State;
 
 /// The routes of this module.
@@ -64,11 +63,10 @@ async fn get_owner(State(st): St, m: Reader, o: OwnerPath) -> ApiResult {
 
 async fn patch_owner(State(st): St, m: Writer, o: OwnerPath, RawBody(body): RawBody) -> ApiResult {
     let b: OwnerBody = parse_json(&body)?;
-    let Some(version) = o.if_match()? else {
-        return Err(ApiError::bad_request(
-            "invalid argument: PATCH needs If-Match: <version> (the version you read; 0 for an owner never set)",
-        ));
-    };
+    let version = required_if_match(
+        o.if_match()?,
+        "the version you read; 0 for an owner never set",
+    )?;
     let patch = OwnerMeterPatch {
         expected_version: version,
         limits: b.limits,

@@ -3,7 +3,7 @@
 //! step by step.
 
 use keyseal::meter::{CreditDecision, LimitDecision, Meter, MeterSpec, Verdict};
-use keyseal::{Credits, Error, RateLimit, Refill, RefillInterval};
+use keyseal::{Credits, Error, RateLimit, Refill};
 use serde_json::{Value, json};
 
 fn u(v: &Value, field: &str) -> u64 {
@@ -33,13 +33,12 @@ pub fn spec(v: &Value) -> Result<MeterSpec, Error> {
         Some(c) => {
             let refill = match c.get("refill").filter(|r| !r.is_null()) {
                 None => None,
-                Some(r) => {
-                    let interval = RefillInterval::from_name(
-                        r["interval"].as_str().expect("refill interval"),
-                        opt_u(r, "day"),
-                    )?;
-                    Some(Refill::new(u(r, "amount"), interval, opt_u(r, "cap"))?)
-                }
+                Some(r) => Some(Refill::from_parts(
+                    u(r, "amount"),
+                    r["interval"].as_str().expect("refill interval"),
+                    opt_u(r, "day"),
+                    opt_u(r, "cap"),
+                )?),
             };
             Some((u(c, "remaining"), Credits::new(refill)))
         }
