@@ -1,7 +1,9 @@
 // keyseal (napi) vs fast-jwt (no cache), jsonwebtoken (KeyObject), jose (pre-imported
-// CryptoKey) and hand-written node:crypto, in one run. Not a test: prints Markdown tables.
+// CryptoKey) and hand-written node:crypto, in one run; and what one in-process
+// Meter.check costs. Not a test: prints Markdown tables.
 //
 //   cd benches/node && npm install && node bench.mjs
+//   node bench.mjs --only meter      the Meter.check table alone
 import { createHmac, createSecretKey, timingSafeEqual, webcrypto } from "node:crypto";
 import { createRequire } from "node:module";
 import { loadavg } from "node:os";
@@ -55,6 +57,40 @@ async function compare(fns) {
     for (const p of plan) p.samples.push(await batch(p.fn, p.isAsync, p.n));
   }
   return Object.fromEntries(plan.map((p) => [p.name, p.samples.sort((a, b) => a - b)[5]]));
+}
+
+// In-process metering: Meter.check with one limit and credits (daily refill), both large
+// enough that every check is admitted and spends, on a hot subject. The raw addon call
+// (the answer as a JSON string, not parsed) shows what JSON.parse and the wrapper add.
+const BIG = 2 ** 53 - 1;
+const meterOptions = {
+  limits: [{ name: "per_minute", limit: BIG, windowMs: 60_000 }],
+  credits: { remaining: BIG, refill: { amount: BIG, interval: "daily" } },
+};
+const HOT = "key_7Hq2kLm9PzX4";
+const meterNow = { nowMs: Date.now() };
+const addon = createRequire(fileURLToPath(import.meta.resolve("keyseal")))("../dist/keyseal.node");
+const meters = { napi: new keyseal.Meter(meterOptions), wasm: new keysealWasm.Meter(meterOptions), addon: new addon.Meter(JSON.stringify(meterOptions)) };
+if (!meters.napi.check(HOT).allowed || meters.napi.check(HOT).credits.remaining !== BIG - 2) throw new Error("meter check");
+const metering = await compare({
+  "keyseal Meter.check (napi)": () => meters.napi.check(HOT),
+  "keyseal Meter.check (napi), nowMs given": () => meters.napi.check(HOT, meterNow),
+  "keyseal Meter.check (wasm in Node)": () => meters.wasm.check(HOT),
+  "addon Meter.check (napi call, answer as a JSON string)": () => meters.addon.check(HOT, meterNow.nowMs, 1, false),
+});
+const meterTable = () => {
+  console.log("In-process Meter.check (one limit + credits, hot subject)\n");
+  console.log(
+    table(
+      ["call", "ns/op", "k ops/s", "time vs keyseal (napi)"],
+      Object.entries(metering).map(([name, ns]) => [name, fmt(ns), fmt(1e9 / ns / 1000), `${(ns / metering["keyseal Meter.check (napi)"]).toFixed(2)}x`]),
+    ),
+  );
+};
+if (process.argv.slice(2).join(" ") === "--only meter") {
+  console.log(`Node ${process.version}, ${process.platform}/${process.arch}; load average ${loadavg()[0].toFixed(2)}; median of batches.\n`);
+  meterTable();
+  process.exit(0);
 }
 
 const secret = Buffer.from(SECRET);
@@ -155,6 +191,8 @@ console.log("\nAPI-key digest verify (HMAC-SHA256 with a pepper, constant-time c
 console.log(table(["implementation", "ns/op", "k ops/s", "time vs node:crypto"], rows(apiKeys, "node:crypto createHmac + timingSafeEqual")));
 console.log("\nkeyseal (napi) verify, broken down\n");
 console.log(table(["step", "ns/op"], Object.entries(breakdown).map(([n, ns]) => [n, fmt(ns)])));
+console.log("");
+meterTable();
 console.log("\nTargets\n");
 const target = (what, value, goal, ok) => [what, value, goal, ok ? "met" : "MISSED"];
 console.log(

@@ -7,7 +7,9 @@
 - API key verify: keyseal (parse + checksum + peppered digest compare) against the
   hand-written stdlib form `hmac.new(pepper, key, sha256)` + `hmac.compare_digest`;
 - the floor: stdlib `hmac.digest` over the token's signing input (~350 bytes), i.e. one
-  HMAC-SHA256 with no parsing and no checks at all.
+  HMAC-SHA256 with no parsing and no checks at all;
+- in-process metering: `keyseal.Meter.check` with one limit and credits on a hot subject
+  (`--only meter` times just that, and prints the median of the rounds too).
 
 Prints ns/op and ratios as a Markdown table. A benchmark, not a test: numbers depend on the
 machine. Run: .build/py/venv/bin/python benches/python/bench.py (after scripts/test-python).
@@ -19,6 +21,7 @@ import argparse
 import hashlib
 import hmac
 import platform
+import statistics
 import sys
 import threading
 import time
@@ -70,19 +73,56 @@ def calibrate(fn: Callable[[], object], seconds: float) -> int:
         n *= 2
 
 
-def measure_all(fns: dict[str, Callable[[], object]], budget_s: float, rounds: int = 7) -> dict[str, float]:
-    """ns per call of each fn: the best of `rounds` runs, interleaved round-robin so that load
-    from other processes hits every candidate alike (noise only ever adds time)."""
+def measure_rounds(fns: dict[str, Callable[[], object]], budget_s: float, rounds: int = 7) -> dict[str, list[float]]:
+    """ns per call of each fn in each of `rounds` runs, interleaved round-robin so that load
+    from other processes hits every candidate alike."""
     counts = {name: calibrate(fn, budget_s / rounds) for name, fn in fns.items()}
-    best = {name: float("inf") for name in fns}
+    out: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
             n = counts[name]
             t = clock()
             for _ in range(n):
                 fn()
-            best[name] = min(best[name], (clock() - t) / n)
-    return best
+            out[name].append((clock() - t) / n)
+    return out
+
+
+def measure_all(fns: dict[str, Callable[[], object]], budget_s: float, rounds: int = 7) -> dict[str, float]:
+    """ns per call of each fn: the best of `rounds` interleaved runs (noise only ever adds
+    time)."""
+    return {name: min(ns) for name, ns in measure_rounds(fns, budget_s, rounds).items()}
+
+
+HOT = "key_7Hq2kLm9PzX4"
+
+
+def meter_candidates() -> dict[str, Callable[[], object]]:
+    """Meter.check with one limit and credits (daily refill), both large enough that every
+    check is admitted and spends: a hot subject, `now_ms` given or read from the clock."""
+    big = 2**53 - 1
+    meter = keyseal.Meter(
+        [{"name": "per_minute", "limit": big, "window_ms": 60_000}],
+        credits={"remaining": big, "refill": {"amount": big, "interval": "daily"}},
+    )
+    now_ms = int(time.time() * 1000)
+    answer = meter.check(HOT, now_ms=now_ms)
+    assert answer["allowed"] and answer["credits"] is not None
+    return {
+        "keyseal Meter.check (now_ms given)": lambda: meter.check(HOT, now_ms=now_ms),
+        "keyseal Meter.check (clock)": lambda: meter.check(HOT),
+    }
+
+
+def meter_only(budget: float) -> None:
+    rounds = 11
+    timed = measure_rounds(meter_candidates(), budget, rounds)
+    print(f"keyseal {keyseal.__version__}; CPython {platform.python_version()} on {platform.machine()}, "
+          f"{datetime.now(timezone.utc):%Y-%m-%d}; {rounds} interleaved rounds\n")
+    print("| operation | implementation | median ns/op | best ns/op |")
+    print("| --- | --- | ---: | ---: |")
+    for name, ns in timed.items():
+        print(f"| meter check (one limit + credits, hot subject) | {name} | {statistics.median(ns):,.0f} | {min(ns):,.0f} |")
 
 
 def measure(fn: Callable[[], object], budget_s: float) -> float:
@@ -92,7 +132,12 @@ def measure(fn: Callable[[], object], budget_s: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budget", type=float, default=1.0, help="seconds per candidate, split over 7 interleaved rounds (default 1.0)")
-    budget = ap.parse_args().budget
+    ap.add_argument("--only", choices=["all", "meter"], default="all", help="meter: time Meter.check alone (median and best)")
+    args = ap.parse_args()
+    budget = args.budget
+    if args.only == "meter":
+        meter_only(budget)
+        return
 
     keyset = keyseal.Keyset(keyseal.TokenKey("k1", SECRET))
     token = keyset.issue(CLAIMS)
@@ -150,6 +195,7 @@ def main() -> None:
         ("token issue", "itsdangerous"): lambda: serializer.dumps(CLAIMS),
         ("API key verify", "keyseal (check + PepperSet.verify)"): keyseal_key_verify,
         ("API key verify", "stdlib hmac.new + compare_digest"): stdlib_key_verify,
+        **{("meter check", name): fn for name, fn in meter_candidates().items()},
     }
     timed = measure_all({f"{op}|{name}": fn for (op, name), fn in candidates.items()}, budget)
     rows = [(op, name, timed[f"{op}|{name}"]) for op, name in candidates if op != "gil"]

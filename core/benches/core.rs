@@ -3,7 +3,9 @@
 //!   exp, nbf) vs the floor, raw HMAC-SHA256 over the same signing input with a
 //!   precomputed key state (RustCrypto `hmac`);
 //! - API key verify: parse + checksum + peppered digest + constant-time compare;
-//! - policy check: a record with 4 CIDRs and 6 scopes.
+//! - policy check: a record with 4 CIDRs and 6 scopes;
+//! - in-process meter check: one limit and credits, a hot subject (alone, and among
+//!   100,000 others).
 //!
 //! `cargo bench -p keyseal --bench core` prints criterion's report, then a Markdown table
 //! with ratios (read from criterion's estimates).
@@ -12,9 +14,11 @@
 
 use criterion::Criterion;
 use hmac::{KeyInit, Mac};
+use keyseal::meter::MAX_AMOUNT;
 use keyseal::{
-    Algorithm, Claims, FixedEntropy, IpNet, KeyFormat, KeyPolicy, Keyset, Pepper, PepperSet,
-    RequestContext, Scope, TokenKey,
+    Algorithm, Claims, Credits, FixedEntropy, IpNet, KeyFormat, KeyPolicy, Keyset, Meter,
+    MeterSpec, Pepper, PepperSet, RateLimit, Refill, RefillInterval, RequestContext, Scope,
+    TokenKey,
 };
 use std::hint::black_box;
 use std::time::Duration;
@@ -146,6 +150,44 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // One limit and credits with a daily refill, both large enough that every check is
+    // admitted and spends (the common case): the cost of the bookkeeping, not of refusals.
+    let mut g = c.benchmark_group("meter");
+    let meter = || {
+        let refill = Refill::new(MAX_AMOUNT, RefillInterval::Daily, None).unwrap();
+        Meter::new(MeterSpec {
+            limits: vec![(
+                "per_minute".into(),
+                RateLimit::new(MAX_AMOUNT, 60_000).unwrap(),
+            )],
+            credits: Some((MAX_AMOUNT, Credits::new(Some(refill)))),
+            max_subjects: None,
+        })
+        .unwrap()
+    };
+    let now_ms = u64::try_from(NOW).unwrap() * 1000;
+    let mut hot = meter();
+    g.bench_function("check_hot_subject", |b| {
+        b.iter(|| {
+            hot.check(black_box("key_7Hq2kLm9PzX4"), now_ms, 1, false)
+                .unwrap()
+        })
+    });
+    let mut crowded = meter();
+    for i in 0..100_000 {
+        crowded
+            .check(&format!("key_{i:012}"), now_ms, 1, false)
+            .unwrap();
+    }
+    g.bench_function("check_hot_subject_among_100k", |b| {
+        b.iter(|| {
+            crowded
+                .check(black_box("key_000000050000"), now_ms, 1, false)
+                .unwrap()
+        })
+    });
+    g.finish();
     println!("signing input: {} bytes", signing_input.len());
 }
 
@@ -169,6 +211,8 @@ fn summary() {
     let jwt_enc = get("token", "jsonwebtoken_encode");
     let key = get("api_key", "keyseal_verify");
     let pol = get("policy", "keyseal_check");
+    let meter = get("meter", "check_hot_subject");
+    let crowded = get("meter", "check_hot_subject_among_100k");
     println!("\n| benchmark | ns/op | ratio | target |");
     println!("| --- | ---: | ---: | --- |");
     println!("| raw HMAC-SHA256 over the signing input (floor) | {floor:.0} | 1.00x floor | |");
@@ -196,6 +240,13 @@ fn summary() {
         "| keyseal API key verify (parse + checksum + digest + compare) | {key:.0} | | <= 250 ns |"
     );
     println!("| keyseal policy check (4 CIDRs, 6 scopes) | {pol:.1} | | <= 50 ns |");
+    println!(
+        "| keyseal in-process meter check (one limit + credits, hot subject) | {meter:.0} | | |"
+    );
+    println!(
+        "| the same among 100,000 subjects | {crowded:.0} | {:.2}x | |",
+        crowded / meter
+    );
 }
 
 fn main() {
