@@ -43,6 +43,15 @@
 //! staleness when notifications cannot arrive. `last_used_at` is written at most once
 //! per [`RegistryConfig::last_used_interval`] per key, batched by a background thread.
 //!
+//! # Metering
+//!
+//! A key can carry named rate limits and usage credits ([`NewKey::limits`],
+//! [`NewKey::credits`]), and so can its owner ([`Registry::update_owner_meter`]): every
+//! verification and exchange spends its cost on all of them or on none
+//! ([`Registry::verify_metered`], [`meter::MeterRequest`]). Exact on one instance, never
+//! over a limit with several, credits durable across crashes: [`meter`] explains how and
+//! states the bounds.
+//!
 //! # Errors
 //!
 //! Every error is a [`keyseal::Error`] with a stable code: the registry family
