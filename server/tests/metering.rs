@@ -440,3 +440,71 @@ fn postgres_two_instances_burst_on_credits() {
     let c = env.start();
     assert_eq!(credits_left(&c.url, &key), CREDITS - admitted);
 }
+
+/// Verifications racing `PATCH`es that change a limit's window and set the balance, on
+/// one PostgreSQL instance: every answer is a success (no transaction of one aborts the
+/// other, e.g. by locking the metering rows in the opposite order).
+#[test]
+fn postgres_verify_races_patch_of_limits_and_credits() {
+    let Some(env) = Env::new(Backend::Postgres) else {
+        return;
+    };
+    let srv = env.start();
+    let h = srv.http();
+    let o = env.owner();
+    let (key, id) = metered_key(
+        &h,
+        &o,
+        json!({
+            "name": "raced",
+            "limits": [{"name": "a", "limit": 1_000_000, "window_ms": 60_000}],
+            "credits": {"remaining": 1_000_000},
+        }),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let verifiers: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, key, stop) = (srv.url.clone(), key.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let agent = agent(Duration::from_secs(30));
+                let body = json!({"key": key});
+                let mut bad = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let a = verify(&agent, &url, &body).expect("verify");
+                    if !a.valid() {
+                        bad.push(format!("{} {}", a.status, a.body));
+                    }
+                }
+                bad
+            })
+        })
+        .collect();
+    let mut bad = Vec::new();
+    for version in 1..=150u64 {
+        let window = if version % 2 == 0 { 60_000 } else { 120_000 };
+        let r = patch(
+            &h,
+            &o,
+            &id,
+            version,
+            &json!({
+                "limits": [{"name": "a", "limit": 1_000_000, "window_ms": window}],
+                "credits": {"remaining": 1_000_000},
+            }),
+        );
+        if r.status != 200 {
+            bad.push(format!("PATCH {}: {}", r.status, r.text));
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in verifiers {
+        bad.extend(t.join().expect("verifier"));
+    }
+    assert!(
+        bad.is_empty(),
+        "{} failed answers: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(5)]
+    );
+}

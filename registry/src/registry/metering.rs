@@ -98,7 +98,9 @@ impl Registry {
         let names: Vec<String> = names.into_iter().map(str::to_owned).collect();
         let r = with_tx(&self.inner.pool, |conn| {
             let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let windows = store::load_windows(conn, id, &name_refs)?;
+            // The balance is locked before the windows, the order a key update takes
+            // them in (writes.rs: balance, then dropped windows); the other order
+            // deadlocks with it on PostgreSQL.
             let credits = match rules.credits {
                 None => None,
                 Some(_) => {
@@ -106,6 +108,7 @@ impl Registry {
                     store::load_balance(conn, id)?
                 }
             };
+            let windows = store::load_windows(conn, id, &name_refs)?;
             let mut rows = [Rows { windows, credits }];
             let out = {
                 let mut subjects = [(
