@@ -32,9 +32,10 @@ impl Registry {
                 ),
                 Dialect::Postgres => None,
             };
+            let base = INSERT_COLS.split(',').count();
             let (cols, ncols) = match next_seq {
-                Some(_) => (format!("seq, {INSERT_COLS}"), 19),
-                None => (INSERT_COLS.to_owned(), 18),
+                Some(_) => (format!("seq, {INSERT_COLS}"), base + 1),
+                None => (INSERT_COLS.to_owned(), base),
             };
             let one = format!("({})", vec!["?"; ncols].join(", "));
             let mut rows: Vec<Val> = Vec::with_capacity(ncols * ROWS);
