@@ -508,3 +508,45 @@ fn postgres_verify_races_patch_of_limits_and_credits() {
         &bad[..bad.len().min(5)]
     );
 }
+
+/// The stated lower bound is reached, not beaten: instance A takes one request (and a
+/// lease of ⌈199 / 8⌉ = 25 units) and goes idle; a burst on instance B then gets
+/// everything but A's unused lease. Admitted: 200 - 25 = 175 = limit - ⌈limit / 8⌉.
+#[test]
+fn postgres_idle_instance_holds_at_most_its_lease() {
+    const LIMIT: u64 = 200;
+    const WINDOW_MS: u64 = 60_000;
+    let Some(env) = Env::new(Backend::Postgres) else {
+        return;
+    };
+    let (a, b) = (env.start(), env.start());
+    let o = env.owner();
+    let (key, _) = metered_key(
+        &a.http(),
+        &o,
+        json!({
+            "name": "idle",
+            "limits": [{"name": "per_minute", "limit": LIMIT, "window_ms": WINDOW_MS}],
+        }),
+    );
+    if into_window(WINDOW_MS) > WINDOW_MS - 10_000 {
+        std::thread::sleep(Duration::from_millis(
+            WINDOW_MS - into_window(WINDOW_MS) + 200,
+        ));
+    }
+    let agent = agent(Duration::from_secs(30));
+    let body = json!({"key": key});
+    assert!(verify(&agent, &a.url, &body).expect("verify").valid());
+    let on_b = (0..300)
+        .filter(|_| verify(&agent, &b.url, &body).expect("verify").valid())
+        .count() as u64;
+    let admitted = 1 + on_b;
+    eprintln!("idle instance: admitted {admitted} (1 on A, {on_b} on B)");
+    assert!(admitted <= LIMIT, "{admitted}");
+    assert!(admitted >= LIMIT - LIMIT.div_ceil(8), "{admitted}");
+    // A still holds its lease and spends it.
+    let on_a = (0..50)
+        .filter(|_| verify(&agent, &a.url, &body).expect("verify").valid())
+        .count() as u64;
+    assert_eq!(admitted + on_a, LIMIT, "A's lease was {on_a}");
+}
