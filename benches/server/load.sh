@@ -4,11 +4,15 @@
 # For SQLite and PostgreSQL: seeds KEYS keys (default 100,000), starts a release server,
 # warms its verify cache, then measures POST /v1/verify (random key among all of them,
 # one required scope) and POST /v1/token (exchange), and reads the server's RSS.
+# The limits mode seeds a second set of KEYS keys, each with a limit of LIMIT per minute
+# (default 1e9: nothing is refused, so it measures the metering), and measures verify on
+# it in the same sitting; the table gives its req/s, p99 and the ratio to plain verify.
 # Prints a Markdown table. Bounded: DURATION seconds per measurement (default 10).
 #
 #   benches/server/load.sh                 # both backends (starts PostgreSQL with scripts/pg)
 #   BACKENDS=sqlite benches/server/load.sh
 #   KEYS=10000 DURATION=5 CONNECTIONS=64 benches/server/load.sh
+#   LIMIT=0 benches/server/load.sh        # without the limits mode
 #   NICE=-10 benches/server/load.sh        # server and wrk ahead of other jobs (needs root):
 #                                          # on a shared machine, the tail without them
 set -euo pipefail
@@ -20,6 +24,7 @@ CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 NICE="${NICE:-0}"
+LIMIT="${LIMIT:-1000000000}"
 
 if ! command -v wrk >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
@@ -55,10 +60,11 @@ stop_server() {
     SERVER_PID=""
 }
 
-# wrk with verify.lua; prints "rps p50 p99 non200".
+# wrk with verify.lua on KEYS_FILE (default the keys without limits); prints
+# "rps p50 p99 non200".
 run_wrk() {
-    local mode="$1" secs="$2"
-    KEYS_FILE="$WORK/keys.txt" LOAD_MODE="$mode" nice -n "$NICE" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" \
+    local mode="$1" secs="$2" keys="${3:-$WORK/keys.txt}"
+    KEYS_FILE="$keys" LOAD_MODE="$mode" nice -n "$NICE" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" \
         -s "$ROOT/benches/server/verify.lua" "$URL" >"$WORK/wrk.out" 2>&1
     awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
                      print v["rps"], v["p50_ms"], v["p99_ms"], v["non200"] }' "$WORK/wrk.out"
@@ -83,28 +89,41 @@ for backend in $BACKENDS; do
     t0=$(date +%s)
     "$BIN" seed-keys --account "$account" --count "$KEYS" --out "$WORK/keys.txt"
     echo "$backend: seeded $KEYS keys in $(( $(date +%s) - t0 )) s" >&2
+    if [[ "$LIMIT" != 0 ]]; then
+        t0=$(date +%s)
+        "$BIN" seed-keys --account "$account-limited" --count "$KEYS" --limit-per-minute "$LIMIT" \
+            --out "$WORK/keys-limited.txt"
+        echo "$backend: seeded $KEYS keys with a limit of $LIMIT per minute in $(( $(date +%s) - t0 )) s" >&2
+    fi
     start_server
     # Warm the cache: every key verified at least once (a pass in file order, then more).
     run_wrk warm "$(( DURATION / 2 + 3 ))" >/dev/null
     read -r v_rps v_p50 v_p99 v_bad < <(run_wrk verify "$DURATION")
     read -r x_rps x_p50 x_p99 x_bad < <(run_wrk exchange "$DURATION")
+    l_rps=- l_p99=- l_bad=0 ratio=-
+    if [[ "$LIMIT" != 0 ]]; then
+        # The limited keys replace the others in the verify cache (and lease their limits).
+        run_wrk warm "$(( DURATION / 2 + 3 ))" "$WORK/keys-limited.txt" >/dev/null
+        read -r l_rps _ l_p99 l_bad < <(run_wrk verify "$DURATION" "$WORK/keys-limited.txt")
+        ratio=$(awk -v l="$l_rps" -v v="$v_rps" 'BEGIN { printf "%.2f", l / v }')
+    fi
     rss_kb=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
     hwm_kb=$(awk '/^VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
     anon_kb=$(awk '/^RssAnon/ { print $2 }' "/proc/$SERVER_PID/status")
     cached=$(curl -s "$URL/metrics" | awk '/^keyseal_cached_records/ { print $2 }')
     stop_server
-    if [[ "$v_bad" != "0" || "$x_bad" != "0" ]]; then
-        echo "$backend: non-200 answers during the run (verify $v_bad, exchange $x_bad)" >&2
+    if [[ "$v_bad" != "0" || "$x_bad" != "0" || "$l_bad" != "0" ]]; then
+        echo "$backend: non-200 answers during the run (verify $v_bad, exchange $x_bad, limits $l_bad)" >&2
         exit 1
     fi
-    rows+=("| $backend | $KEYS | $cached | $v_rps | $v_p50 | $v_p99 | $x_rps | $x_p99 | $(( rss_kb / 1024 )) | $(( anon_kb / 1024 )) | $(( hwm_kb / 1024 )) |")
+    rows+=("| $backend | $KEYS | $cached | $v_rps | $v_p50 | $v_p99 | $x_rps | $x_p99 | $l_rps | $l_p99 | $ratio | $(( rss_kb / 1024 )) | $(( anon_kb / 1024 )) | $(( hwm_kb / 1024 )) |")
 done
 
 echo
 echo "keyseal server load ($(nproc) cores, wrk -t$THREADS -c$CONNECTIONS, ${DURATION}s per run, server and wrk on one machine, nice $NICE, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-echo "| backend | keys | cached | verify req/s | verify p50 ms | verify p99 ms | exchange req/s | exchange p99 ms | RSS MB | anon RSS MB | peak RSS MB |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| backend | keys | cached | verify req/s | verify p50 ms | verify p99 ms | exchange req/s | exchange p99 ms | limits req/s | limits p99 ms | limits / verify | RSS MB | anon RSS MB | peak RSS MB |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
 echo "RSS: resident memory after the runs (the server maps no database file: sqlite_mmap_size = 0); anon RSS is heap, including SQLite's page caches; peak RSS is the high-water mark."

@@ -144,7 +144,9 @@ impl Registry {
             let mut rows = Vec::with_capacity(held.len());
             for (h, names) in held.iter().zip(&names) {
                 let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                let windows = store::load_windows(conn, &h.part.subject, &refs)?;
+                // The balance is locked before the windows, the order a key update takes
+                // them in (writes.rs: balance, then dropped windows); the other order
+                // deadlocks with it on PostgreSQL.
                 let credits = match h.part.rules.credits {
                     None => None,
                     Some(_) => {
@@ -152,6 +154,7 @@ impl Registry {
                         store::load_balance(conn, &h.part.subject)?
                     }
                 };
+                let windows = store::load_windows(conn, &h.part.subject, &refs)?;
                 rows.push(Rows { windows, credits });
             }
             let out = {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
+use keyseal_registry::meter::LimitSpec;
 use keyseal_registry::{Actor, NewKey};
 
 use super::db::{DbArgs, open_checked};
@@ -24,6 +25,10 @@ pub struct SeedArgs {
     /// Output file for the keys (created 0600).
     #[arg(long)]
     pub out: PathBuf,
+    /// A limit of this many verifications per minute on every key (named `per_minute`),
+    /// for the load test's limits mode. Defaults to none.
+    #[arg(long)]
+    pub limit_per_minute: Option<u64>,
 }
 
 pub fn seed_keys(a: SeedArgs) -> CliResult {
@@ -49,6 +54,15 @@ pub fn seed_keys(a: SeedArgs) -> CliResult {
                 a.account.clone(),
                 a.count,
             );
+            let limits: Vec<LimitSpec> = a
+                .limit_per_minute
+                .map(|limit| LimitSpec {
+                    name: "per_minute".to_owned(),
+                    limit,
+                    window_ms: 60_000,
+                })
+                .into_iter()
+                .collect();
             std::thread::spawn(move || -> Result<(), Fail> {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -57,6 +71,7 @@ pub fn seed_keys(a: SeedArgs) -> CliResult {
                     }
                     let mut new = NewKey::new(&account, &format!("load-{i}"));
                     new.scopes = vec!["load:read".to_owned()];
+                    new.limits = limits.clone();
                     let created = registry.create(&new, &Actor::System).map_err(|e| {
                         Fail(
                             Exit::for_error_code(e.code()),
