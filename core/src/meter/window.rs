@@ -93,15 +93,27 @@ impl RateLimit {
     }
 
     /// `state` moved forward to the fixed window that holds `now`, and the `now` used.
+    ///
+    /// A state off this limit's grid (its start is not a multiple of `window_ms`: it was
+    /// counted under another window length) says nothing about this limit and counts as
+    /// empty.
     pub fn advance(&self, state: &WindowState, now_ms: u64) -> (WindowState, u64) {
         let w = self.window_ms;
+        let start = now_ms - now_ms % w;
+        if state.start_ms % w != 0 {
+            let fresh = WindowState {
+                start_ms: start,
+                previous: 0,
+                current: 0,
+            };
+            return (fresh, now_ms);
+        }
         if now_ms < state.start_ms {
             return (*state, state.start_ms);
         }
-        let start = now_ms - now_ms % w;
         let next = if start == state.start_ms {
             *state
-        } else if start - state.start_ms == w {
+        } else if start.checked_sub(state.start_ms) == Some(w) {
             WindowState {
                 start_ms: start,
                 previous: state.current,
@@ -274,6 +286,30 @@ mod tests {
         // An instance whose clock is behind sees the same window, not a fresh one.
         assert!(!l.spend(&mut s, 4_000, 1).allowed);
         assert_eq!(s.start_ms, 5_000);
+    }
+
+    #[test]
+    fn any_state_at_any_time_answers_without_panicking() {
+        // States from other window lengths, clocks far behind or ahead, huge counters.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let l = RateLimit::new(next() % 1_000, 1 + next() % 100_000).unwrap();
+            let mut s = WindowState {
+                start_ms: next() % 4_000_000_000_000,
+                previous: next() % (MAX_AMOUNT + 2),
+                current: next() % (MAX_AMOUNT + 2),
+            };
+            let now = next() % 4_000_000_000_000;
+            let d = l.check(&s, now, next() % 2_000);
+            assert!(d.allowed || d.retry_after_ms != Some(0));
+            l.spend(&mut s, now, next() % 5);
+        }
     }
 
     #[test]

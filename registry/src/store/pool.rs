@@ -87,8 +87,14 @@ impl Pool {
     }
 
     fn put(&self, conn: Box<dyn Conn>) {
+        self.release(conn, false);
+    }
+
+    /// Takes a connection back: idle for the next caller, or closed when it is broken or
+    /// `discard` says so (its slot is free again either way).
+    fn release(&self, conn: Box<dyn Conn>, discard: bool) {
         if let Ok(mut st) = self.state.lock() {
-            if conn.is_broken() {
+            if discard || conn.is_broken() {
                 st.open -= 1;
             } else {
                 st.idle.push(conn);
@@ -132,7 +138,9 @@ fn unreachable_conn() -> ! {
 impl Drop for PooledConn<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.conn.take() {
-            self.pool.put(c);
+            // A panic may have left a transaction open (holding row locks): such a
+            // connection is closed, never handed to the next caller.
+            self.pool.release(c, std::thread::panicking());
         }
     }
 }
