@@ -86,10 +86,6 @@ impl Pool {
         }
     }
 
-    fn put(&self, conn: Box<dyn Conn>) {
-        self.release(conn, false);
-    }
-
     /// Takes a connection back: idle for the next caller, or closed when it is broken or
     /// `discard` says so (its slot is free again either way).
     fn release(&self, conn: Box<dyn Conn>, discard: bool) {
