@@ -37,6 +37,7 @@
 //! - **Counters follow the key**, not its secret: roll, update, enable/disable and
 //!   restarts keep them. Changing a limit's window, or removing it, starts it empty.
 
+pub(crate) mod batch;
 pub(crate) mod lease;
 pub mod spec;
 pub(crate) mod store;

@@ -29,6 +29,8 @@ pub(super) struct Inner {
     pub(super) lookups: Gate,
     /// This instance's metering state and leases.
     pub(super) meters: crate::meter::Meters,
+    /// Requests waiting to be settled in the database, in batches.
+    pub(super) settles: crate::meter::batch::Settles,
     /// Owners' shared rules, for the verify path.
     pub(super) owner_rules: super::owners::OwnerRules,
 }

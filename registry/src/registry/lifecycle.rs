@@ -98,6 +98,7 @@ impl Registry {
             group: GroupCommit::new(),
             lookups: Gate::new(config.max_concurrent_lookups),
             meters: crate::meter::Meters::default(),
+            settles: Default::default(),
             owner_rules: Default::default(),
             storage,
             pool,

@@ -9,9 +9,9 @@ use keyseal::{Error, ErrorCode};
 
 use super::errors::reg;
 use super::lifecycle::Registry;
-use super::tx::with_tx;
+use crate::meter::batch::PartJob;
 use crate::meter::lease::{
-    self, CreditLease, LeasePolicy, Local, Report, Rows, Subject, SubjectRules, WindowLease,
+    self, CreditLease, LeasePolicy, Local, Report, Subject, SubjectRules, WindowLease,
 };
 use crate::meter::{CreditReport, KeyMeter, LimitReport, MeterReport, MeterRequest, Scope, store};
 
@@ -123,59 +123,30 @@ impl Registry {
         cost: u64,
         dry_run: bool,
     ) -> Result<(Verdict, Vec<Report>), Error> {
-        let before: Vec<Subject> = guards.iter().map(|g| (**g).clone()).collect();
-        let names: Vec<Vec<String>> = held
-            .iter()
-            .zip(guards.iter())
-            .map(|(h, g)| {
-                g.windows
-                    .iter()
-                    .zip(&h.applied)
-                    .filter(|(_, a)| a.is_some())
-                    .map(|((n, _), _)| n.clone())
-                    .collect()
-            })
-            .collect();
         let policy = LeasePolicy {
             limit_divisor: self.inner.config.limit_lease_divisor,
             max_credits: self.inner.config.credit_lease_max,
         };
-        let r = with_tx(&self.inner.pool, |conn| {
-            let mut rows = Vec::with_capacity(held.len());
-            for (h, names) in held.iter().zip(&names) {
-                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                // The balance is locked before the windows, the order a key update takes
-                // them in (writes.rs: balance, then dropped windows); the other order
-                // deadlocks with it on PostgreSQL.
-                let credits = match h.part.rules.credits {
-                    None => None,
-                    Some(_) => {
-                        store::put_balance(conn, &h.part.subject, None, now_ms)?;
-                        store::load_balance(conn, &h.part.subject)?
-                    }
-                };
-                let windows = store::load_windows(conn, &h.part.subject, &refs)?;
-                rows.push(Rows { windows, credits });
-            }
-            let out = {
-                let mut subjects = subjects_of(held, guards);
-                lease::settle(&mut subjects, &mut rows, now_ms, cost, dry_run, policy)
-            };
-            for ((h, names), row) in held.iter().zip(&names).zip(&rows) {
-                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                store::save_windows(conn, &h.part.subject, &refs, &row.windows)?;
-                if let Some(c) = &row.credits {
-                    store::save_balance(conn, &h.part.subject, c)?;
-                }
-            }
-            Ok(out)
-        });
-        if r.is_err() {
-            for (g, b) in guards.iter_mut().zip(before) {
-                **g = b;
-            }
+        let parts: Vec<PartJob> = held
+            .iter()
+            .zip(guards.iter())
+            .map(|(h, g)| PartJob {
+                subject: h.part.subject.clone(),
+                state: (**g).clone(),
+                rules: Arc::clone(&h.part.rules),
+                applied: h.applied.iter().map(Option::is_some).collect(),
+            })
+            .collect();
+        // The guards stay held: no one else changes these subjects until the batch that
+        // settles them has committed and their new states are written back.
+        let out =
+            self.inner
+                .settles
+                .submit(&self.inner.pool, policy, parts, now_ms, cost, dry_run)?;
+        for (g, state) in guards.iter_mut().zip(out.states) {
+            **g = state;
         }
-        r
+        Ok((out.verdict, out.reports))
     }
 
     /// The credit balance of `subject` under `rules` as this instance sees it (the
