@@ -100,7 +100,7 @@ impl RateLimit {
     pub fn advance(&self, state: &WindowState, now_ms: u64) -> (WindowState, u64) {
         let w = self.window_ms;
         let start = now_ms - now_ms % w;
-        if state.start_ms % w != 0 {
+        if !state.start_ms.is_multiple_of(w) {
             let fresh = WindowState {
                 start_ms: start,
                 previous: 0,
