@@ -365,18 +365,15 @@ fn credits_set_while_leased(b: Backend) {
     assert_eq!(left, 50, "the balance was set to 50 but reads {left}");
 }
 
-// Known bug (issue #14, found by these tests): the instance's unused credit lease is given
-// back on top of the balance a PATCH set (writes.rs sets `meter_credits.remaining`; the
-// next settle adds the lease to it), so the balance reads 50 + the lease (112 here).
-// Run with `-- --ignored` to see it fail.
+// Found by this test: the instance's unused credit lease used to be given back on top of
+// the balance a PATCH set (50 read 112). Setting a balance now raises its epoch, and a
+// lease taken under an older epoch is void.
 mod credits_set_while_leased {
     #[test]
-    #[ignore = "known bug: a PATCH of credits.remaining gets the instance's lease added back"]
     fn sqlite() {
         super::credits_set_while_leased(super::Backend::Sqlite);
     }
     #[test]
-    #[ignore = "known bug: a PATCH of credits.remaining gets the instance's lease added back"]
     fn postgres() {
         super::credits_set_while_leased(super::Backend::Postgres);
     }

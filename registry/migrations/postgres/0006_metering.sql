@@ -10,5 +10,6 @@ CREATE TABLE meter_windows (
 CREATE TABLE meter_credits (
     subject TEXT NOT NULL PRIMARY KEY,
     remaining BIGINT NOT NULL,
-    refilled_at_ms BIGINT NOT NULL
+    refilled_at_ms BIGINT NOT NULL,
+    epoch BIGINT NOT NULL DEFAULT 0
 );

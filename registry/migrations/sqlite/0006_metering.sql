@@ -10,5 +10,6 @@ CREATE TABLE meter_windows (
 CREATE TABLE meter_credits (
     subject TEXT NOT NULL PRIMARY KEY,
     remaining INTEGER NOT NULL,
-    refilled_at_ms INTEGER NOT NULL
+    refilled_at_ms INTEGER NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;

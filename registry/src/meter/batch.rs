@@ -209,15 +209,22 @@ fn settle_in(
     for &(j, p) in &order {
         let job = &batch[j];
         let part = &job.parts[p];
-        let credits = match part.rules.credits {
-            None => None,
+        let (credits, epoch) = match part.rules.credits {
+            None => (None, 0),
             Some(_) => {
                 store::put_balance(conn, &part.subject, None, job.now_ms)?;
-                store::load_balance(conn, &part.subject)?
+                match store::load_balance_epoch(conn, &part.subject)? {
+                    Some((c, e)) => (Some(c), e),
+                    None => (None, 0),
+                }
             }
         };
         let windows = store::load_windows(conn, &part.subject, &names(part))?;
-        rows[j][p] = Some(Rows { windows, credits });
+        rows[j][p] = Some(Rows {
+            windows,
+            credits,
+            epoch,
+        });
     }
     let mut outs = Vec::with_capacity(batch.len());
     for (job, job_rows) in batch.iter_mut().zip(rows.iter_mut()) {
@@ -227,6 +234,7 @@ fn settle_in(
                 x.take().unwrap_or(Rows {
                     windows: Vec::new(),
                     credits: None,
+                    epoch: 0,
                 })
             })
             .collect();

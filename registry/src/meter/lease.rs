@@ -33,6 +33,9 @@ pub(crate) struct CreditLease {
     pub(crate) view: CreditState,
     /// Credits this instance holds, already taken from the database balance.
     pub(crate) lease: u64,
+    /// The balance's epoch when the lease was taken: a balance set since (a higher
+    /// epoch) is not topped up with it.
+    pub(crate) epoch: u64,
 }
 
 /// A subject's meters on this instance. `synced` is false until it was read from the
@@ -178,6 +181,8 @@ fn run_core(
 pub(crate) struct Rows {
     pub(crate) windows: Vec<WindowState>,
     pub(crate) credits: Option<CreditState>,
+    /// The balance's epoch (see [`CreditLease::epoch`]).
+    pub(crate) epoch: u64,
 }
 
 /// How much of what is left an instance leases at once.
@@ -225,7 +230,12 @@ pub(crate) fn settle(
         }
         if let (Some(rule), Some(db)) = (rules.credits, r.credits.as_mut()) {
             let c = s.credits.get_or_insert_with(CreditLease::default);
-            db.remaining = db.remaining.saturating_add(std::mem::take(&mut c.lease));
+            let lease = std::mem::take(&mut c.lease);
+            // A balance set after the lease was taken is the balance: the lease is void.
+            if c.epoch == r.epoch {
+                db.remaining = db.remaining.saturating_add(lease);
+            }
+            c.epoch = r.epoch;
             *db = rule.advance(db, now_ms);
             c.view = *db;
         }

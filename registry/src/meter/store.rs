@@ -113,16 +113,28 @@ pub(crate) fn load_balance(
     conn: &mut dyn Conn,
     subject: &str,
 ) -> Result<Option<CreditState>, Error> {
+    Ok(load_balance_epoch(conn, subject)?.map(|(s, _)| s))
+}
+
+/// The balance of `subject` and its epoch (raised every time the balance is set, so
+/// leases taken before no longer come back on top of it), locked.
+pub(crate) fn load_balance_epoch(
+    conn: &mut dyn Conn,
+    subject: &str,
+) -> Result<Option<(CreditState, u64)>, Error> {
     let sql = format!(
-        "SELECT remaining, refilled_at_ms FROM meter_credits WHERE subject = ?{}",
+        "SELECT remaining, refilled_at_ms, epoch FROM meter_credits WHERE subject = ?{}",
         lock(conn)
     );
-    Ok(conn
-        .query_one(&sql, &[Val::from(subject)])?
-        .map(|r| CreditState {
-            remaining: u(r.first()),
-            refilled_at_ms: u(r.get(1)),
-        }))
+    Ok(conn.query_one(&sql, &[Val::from(subject)])?.map(|r| {
+        (
+            CreditState {
+                remaining: u(r.first()),
+                refilled_at_ms: u(r.get(1)),
+            },
+            u(r.get(2)),
+        )
+    }))
 }
 
 /// Writes the balance of `subject`.
@@ -139,7 +151,9 @@ pub(crate) fn save_balance(
 }
 
 /// Sets the balance of `subject` to `remaining` (refills counted from `at_ms`), creating
-/// it; with `None`, only makes sure a balance exists (0 from `at_ms`).
+/// it, and raises its epoch: credits instances hold from before are not given back on
+/// top of a balance set afterwards. With `None`, only makes sure a balance exists (0 from
+/// `at_ms`).
 pub(crate) fn put_balance(
     conn: &mut dyn Conn,
     subject: &str,
@@ -149,7 +163,8 @@ pub(crate) fn put_balance(
     let sql = match remaining {
         Some(_) => {
             "INSERT INTO meter_credits (subject, remaining, refilled_at_ms) VALUES (?, ?, ?) \
-             ON CONFLICT (subject) DO UPDATE SET remaining = excluded.remaining"
+             ON CONFLICT (subject) DO UPDATE SET remaining = excluded.remaining, \
+             epoch = meter_credits.epoch + 1"
         }
         None => {
             "INSERT INTO meter_credits (subject, remaining, refilled_at_ms) VALUES (?, ?, ?) \
