@@ -42,8 +42,10 @@ pub struct RegistryConfig {
     pub negative_cache_ttl: i64,
     /// Minimum seconds between two writes of a key's `last_used_at`. Defaults to 60.
     pub last_used_interval: i64,
-    /// The most usage credits an instance holds at once per key beyond a request's cost:
-    /// what a crash of the instance can lose (see [`crate::meter`]). Defaults to 100.
+    /// The most usage credits an instance holds at once per key beyond a request's cost,
+    /// which bounds what a crash of the instance can lose (see [`crate::meter`]: a lease
+    /// is about one second of the key's recent spending, at least 100 and at most 1/16
+    /// of the balance). Defaults to 100,000.
     pub credit_lease_max: u64,
     /// A limit's lease is ⌈room / this⌉ of the window's room (at least the cost): 1 takes
     /// all of it, which suits one instance; larger values share a limit more evenly
@@ -130,7 +132,7 @@ impl RegistryConfig {
             negative_cache_capacity: 100_000,
             negative_cache_ttl: 60,
             last_used_interval: 60,
-            credit_lease_max: 100,
+            credit_lease_max: 100_000,
             limit_lease_divisor: 8,
             track_last_used: true,
             pool_size: 8,

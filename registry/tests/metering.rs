@@ -168,8 +168,8 @@ both! {
         let r = fx.open();
         let left = r.credit_balance("acct_1", &id).unwrap().unwrap();
         assert!(left <= 1_000 - spent, "{left}");
-        // What a crash may lose is bounded by the credit lease (default 100).
-        assert!(left >= 1_000 - spent - 100, "{left}");
+        // What a crash may lose is bounded by the credit lease: at most 1/16 of the balance.
+        assert!(left >= 1_000 - spent - 1_000 / 16, "{left}");
     }
 
     fn changes_to_limits_and_credits_are_versioned_and_audited(fx) {

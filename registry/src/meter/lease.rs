@@ -36,6 +36,37 @@ pub(crate) struct CreditLease {
     /// The balance's epoch when the lease was taken: a balance set since (a higher
     /// epoch) is not topped up with it.
     pub(crate) epoch: u64,
+    /// Credits spent on this instance since `since_ms` (the last transaction): the
+    /// recent rate that sizes the next lease.
+    pub(crate) spent: u64,
+    pub(crate) since_ms: u64,
+}
+
+/// The least credits leased at once (when the balance allows): a key's first lease.
+pub(crate) const MIN_CREDIT_LEASE: u64 = 100;
+
+/// A credit lease covers about this long of the key's recent spending (ms): what a
+/// crash of the instance can lose.
+pub(crate) const CREDIT_LEASE_HORIZON_MS: u64 = 1_000;
+
+impl CreditLease {
+    /// The credits to lease after spending `cost` now from a balance of `remaining`: about
+    /// [`CREDIT_LEASE_HORIZON_MS`] of the recent rate, at least [`MIN_CREDIT_LEASE`] and
+    /// the cost, at most 1/16 of the balance (but the cost) and `max`.
+    fn grant(&self, now_ms: u64, cost: u64, remaining: u64, max: u64) -> u64 {
+        let elapsed = now_ms.saturating_sub(self.since_ms).max(1);
+        let recent = u64::try_from(
+            u128::from(self.spent.saturating_add(cost)) * u128::from(CREDIT_LEASE_HORIZON_MS)
+                / u128::from(elapsed),
+        )
+        .unwrap_or(u64::MAX);
+        recent
+            .max(MIN_CREDIT_LEASE)
+            .min(remaining / 16)
+            .min(max)
+            .max(cost)
+            .min(remaining)
+    }
 }
 
 /// A subject's meters on this instance. `synced` is false until it was read from the
@@ -132,6 +163,7 @@ pub(crate) fn decide_local(
             if let Some(c) = s.credits.as_mut() {
                 c.view.remaining -= cost;
                 c.lease -= cost;
+                c.spent = c.spent.saturating_add(cost);
             }
         }
     }
@@ -191,7 +223,7 @@ pub(crate) struct LeasePolicy {
     /// The share of a limit's room taken per transaction: `room / divisor`, at least the
     /// cost. 1 takes all of it (one instance).
     pub(crate) limit_divisor: u64,
-    /// The most credits held at once beyond the cost (what a crash may lose).
+    /// The most credits held at once beyond the cost (bounds what a crash may lose).
     pub(crate) max_credits: u64,
 }
 
@@ -261,12 +293,11 @@ pub(crate) fn settle(
         if let (Some(c), Some(db)) = (s.credits.as_mut(), r.credits.as_mut()) {
             *db = c.view;
             if verdict.allowed && !dry_run {
-                let grant = (db.remaining / 16)
-                    .max(cost)
-                    .min(policy.max_credits.max(cost))
-                    .min(db.remaining);
+                let grant = c.grant(now_ms, cost, db.remaining, policy.max_credits);
                 db.remaining -= grant;
                 c.lease = grant;
+                c.spent = 0;
+                c.since_ms = now_ms;
             }
         }
     }

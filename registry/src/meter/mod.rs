@@ -31,9 +31,11 @@
 //!   A lease of a past window is given back at the instance's next transaction.
 //! - **Credits are durable.** A credit is taken from the balance in a committed
 //!   transaction before any request spends it, so no credit acknowledged as spent comes
-//!   back after a crash. What a crash can lose is the instance's unused credit lease: at
-//!   most 1/16 of the balance and at most [`crate::RegistryConfig::credit_lease_max`]
-//!   (default 100) per key. A clean [`crate::Registry::close`] gives every lease back.
+//!   back after a crash. What a crash can lose is the instance's unused credit lease:
+//!   about one second of the key's recent spending on that instance (at least 100
+//!   credits), never more than 1/16 of the balance nor
+//!   [`crate::RegistryConfig::credit_lease_max`] (default 100,000). A clean
+//!   [`crate::Registry::close`] gives every lease back.
 //! - **Counters follow the key**, not its secret: roll, update, enable/disable and
 //!   restarts keep them. Changing a limit's window, or removing it, starts it empty.
 
