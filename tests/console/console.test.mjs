@@ -232,6 +232,8 @@ test("create a key: the full key is shown once, verifies, and is gone after clos
   assert.match(page.url(), new RegExp(`/console/keys/${id}$`));
   assert.ok(!(await html(page)).includes(secret), "the key page does not hold the secret");
   await check(page, "key");
+  // The first screen of the key page, for docs/console.png (copied by hand).
+  await page.screenshot({ path: join(ARTIFACTS, "docs-console.png") });
   const t = await text(page);
   assert.match(t, /per_minute=100\/1m/);
   assert.match(t, /49 remaining/, "50 credits, one spent by the verification");

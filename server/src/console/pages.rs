@@ -1183,6 +1183,15 @@ pub struct AuditParams {
     before: Option<String>,
 }
 
+/// A changed field's value for people: strings bare, `null` as "—", times (`*_at`) as
+/// dates.
+fn show_change(field: &str, v: &Value) -> String {
+    match (field.ends_with("_at"), v.as_i64()) {
+        (true, Some(t)) => when(t),
+        _ => show_value(v),
+    }
+}
+
 /// A JSON value for people: strings bare, `null` as "—".
 fn show_value(v: &Value) -> String {
     match v {
@@ -1257,9 +1266,9 @@ pub async fn audit(State(st): St, s: Signed, Query(p): Query<AuditParams>) -> Re
                                         @for (field, c) in &e.changes {
                                             li {
                                                 code { (field) } ": "
-                                                span.old { (show_value(&c["old"])) }
+                                                span.old { (show_change(field, &c["old"])) }
                                                 " → "
-                                                span.new { (show_value(&c["new"])) }
+                                                span.new { (show_change(field, &c["new"])) }
                                             }
                                         }
                                     }
