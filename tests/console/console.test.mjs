@@ -289,6 +289,39 @@ test("list: name search, owner and role filters, status filter, cursor pages", a
   assert.match(await text(page), /0 keys/);
 });
 
+test("add credits to a key; an owner's shared limits and credits", async () => {
+  await page.goto(`${main.base}/console/keys/${created.id}`);
+  await page.type("#add-credits", "10");
+  await clickAndWait(page, "#add-credits-submit");
+  assert.match(await text(page), /Credits added\./);
+  assert.match(await text(page), /59 remaining/, "49 + 10");
+  // The owner's page, through the link on the key page.
+  await clickAndWait(page, "a[href='/console/owners/alice']");
+  assert.match(page.url(), /\/console\/owners\/alice$/);
+  assert.match(await text(page), /web-1/);
+  await check(page, "owner");
+  await page.type("#k-limits", "per_day=1000/1d");
+  await page.type("#k-credits", "100");
+  await clickAndWait(page, "#save-meter");
+  assert.match(await text(page), /Saved\./);
+  assert.match(await text(page), /100 remaining/);
+  await page.type("#add-credits", "5");
+  await clickAndWait(page, "#add-credits-submit");
+  assert.match(await text(page), /105 remaining/);
+  const m = await api(main, "GET", `/v1/accounts/${main.account}/owners/alice/meter`);
+  assert.equal(m.status, 200);
+  assert.deepEqual(m.json.limits, [{ name: "per_day", limit: 1000, window_ms: 86400000 }]);
+  assert.equal(m.json.credits.remaining, 105);
+  // A change through the API in between: the conflict is shown, and a reload recovers.
+  const cur = await api(main, "GET", `/v1/accounts/${main.account}/owners/alice/meter`);
+  await api(main, "PATCH", `/v1/accounts/${main.account}/owners/alice/meter`, { limits: [] }, { "if-match": cur.headers.get("etag") || String(cur.json.version) });
+  await page.$eval("#k-limits", (e) => (e.value = "per_day=5/1d"));
+  await clickAndWait(page, "#save-meter");
+  assert.match(await text(page), /Someone else changed this owner's meter/);
+  await clickAndWait(page, "#reload");
+  assert.equal(await page.$eval("#k-limits", (e) => e.value), "");
+});
+
 test("disable (verify fails), enable (verify works)", async () => {
   await page.goto(`${main.base}/console/keys/${created.id}`);
   await clickAndWait(page, "#disable");

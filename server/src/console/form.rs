@@ -139,7 +139,7 @@ pub fn limit_text(l: &LimitSpec) -> String {
     format!("{}={}/{}", l.name, l.limit, window_text(l.window_ms))
 }
 
-fn parse_limits(s: &str) -> Result<Vec<LimitSpec>, String> {
+pub fn parse_limits(s: &str) -> Result<Vec<LimitSpec>, String> {
     s.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -203,7 +203,7 @@ impl KeyFields {
     }
 
     /// The credits rule, when a balance or a refill is given.
-    fn credit_spec(&self) -> Result<Option<CreditSpec>, String> {
+    pub fn credit_spec(&self) -> Result<Option<CreditSpec>, String> {
         let remaining = number(&self.credits, "credits")?;
         let refill = number(&self.refill_amount, "refill amount")?.map(|amount| RefillSpec {
             amount,

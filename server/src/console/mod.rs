@@ -2,7 +2,7 @@
 //! account owners to manage their keys from a browser. One concern per file:
 //! [`session`] (sign-in sessions in memory, the cookie), [`csrf`] (tokens on every state
 //! change), [`form`] (form fields to registry values), [`pages`] (the handlers and
-//! their HTML), [`assets`] (files embedded in the binary), [`chart`] (SVG drawn here).
+//! their HTML), [`owners`] (an owner's shared meter), [`assets`] (files embedded in the binary), [`chart`] (SVG drawn here).
 //!
 //! Every answer carries a strict Content-Security-Policy (no inline script or style),
 //! `frame-ancestors 'none'`, `nosniff` and `no-referrer` ([`security_headers`]).
@@ -14,6 +14,7 @@ mod assets;
 mod chart;
 mod csrf;
 mod form;
+mod owners;
 mod pages;
 mod session;
 
@@ -84,6 +85,10 @@ pub fn router() -> Router<Arc<AppState>> {
             "/console/keys/{id}/delete",
             get(pages::confirm_delete).post(pages::delete_key),
         )
+        .route("/console/keys/{id}/credits", post(pages::add_key_credits))
+        .route("/console/owners/{owner}", get(owners::show_owner))
+        .route("/console/owners/{owner}/meter", post(owners::edit_meter))
+        .route("/console/owners/{owner}/credits", post(owners::add_credits))
         .route("/console/audit", get(pages::audit))
         .route("/console/assets/{file}", get(assets::asset))
         .layer(axum::middleware::map_response(security_headers))

@@ -83,7 +83,12 @@ fn layout(title: &str, who: Option<&Signed>, body: Markup) -> Markup {
     }
 }
 
-fn page(status: StatusCode, title: &str, who: Option<&Signed>, body: Markup) -> Response {
+pub(super) fn page(
+    status: StatusCode,
+    title: &str,
+    who: Option<&Signed>,
+    body: Markup,
+) -> Response {
     let mut resp = (status, layout(title, who, body).into_string()).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -93,7 +98,7 @@ fn page(status: StatusCode, title: &str, who: Option<&Signed>, body: Markup) -> 
 }
 
 /// An error as the page shows it: the API's message and code, focused.
-fn alert(message: &str, code: &str) -> Markup {
+pub(super) fn alert(message: &str, code: &str) -> Markup {
     html! {
         div.alert role="alert" tabindex="-1" data-focus {
             p { (message) }
@@ -103,18 +108,19 @@ fn alert(message: &str, code: &str) -> Markup {
 }
 
 /// A confirmation after a redirect (`?done=`): fixed texts only, nothing reflected.
-fn notice(done: Option<&str>) -> Markup {
+pub(super) fn notice(done: Option<&str>) -> Markup {
     let text = match done {
         Some("saved") => "Saved.",
         Some("enabled") => "The key is enabled.",
         Some("disabled") => "The key is disabled: it fails verification until enabled.",
         Some("deleted") => "The key was deleted: it fails verification from now on.",
+        Some("credits") => "Credits added.",
         _ => return html! {},
     };
     html! { div.notice role="status" tabindex="-1" data-focus { p { (text) } } }
 }
 
-fn error_page(who: Option<&Signed>, e: &ApiError, back: Option<&str>) -> Response {
+pub(super) fn error_page(who: Option<&Signed>, e: &ApiError, back: Option<&str>) -> Response {
     page(
         e.status,
         "Error",
@@ -127,11 +133,11 @@ fn error_page(who: Option<&Signed>, e: &ApiError, back: Option<&str>) -> Respons
     )
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-fn status_of(rec: &KeyRecord) -> &'static str {
+pub(super) fn status_of(rec: &KeyRecord) -> &'static str {
     match rec.status(now()) {
         KeyStatus::Active => "active",
         KeyStatus::Inactive => "inactive",
@@ -139,13 +145,13 @@ fn status_of(rec: &KeyRecord) -> &'static str {
     }
 }
 
-fn key_url(id: &str) -> String {
+pub(super) fn key_url(id: &str) -> String {
     format!("/console/keys/{id}")
 }
 
 /// A state change's form: from this site, with the session's CSRF token, and (when
 /// `write`) by a key that may write. Refusals are pages with the reason.
-fn checked_form(
+pub(super) fn checked_form(
     s: &Signed,
     headers: &HeaderMap,
     body: &[u8],
@@ -186,7 +192,7 @@ fn checked_form(
     Ok(form)
 }
 
-fn csrf_field(s: &Signed) -> Markup {
+pub(super) fn csrf_field(s: &Signed) -> Markup {
     html! { input type="hidden" name=(csrf::FIELD) value=(s.session.csrf); }
 }
 
@@ -533,7 +539,7 @@ pub async fn list_keys(State(st): St, s: Signed, Query(p): Query<ListParams>) ->
                                         @else { a href=(key_url(&k.id)) { (k.name) } }
                                     }
                                     td { span class={ "badge " (status_of(k)) } { (status_of(k)) } }
-                                    td { (k.owner.as_deref().unwrap_or("")) }
+                                    td { @if let Some(o) = &k.owner { a href=(super::owners::owner_url(o)) { (o) } } }
                                     td { (k.role.as_deref().unwrap_or("")) }
                                     td { code { (k.id) } }
                                     td { (when(k.created_at)) }
@@ -793,7 +799,9 @@ fn key_page(
                 dt { "Id" } dd { code { (id) } }
                 dt { "Key starts with" } dd { code { (rec.prefix) "_" (id) "_…" } }
                 dt { "Description" } dd { (rec.description) }
-                dt { "Owner" } dd { (rec.owner.as_deref().unwrap_or("—")) }
+                dt { "Owner" } dd {
+                    @if let Some(o) = &rec.owner { a href=(super::owners::owner_url(o)) { (o) } } @else { "—" }
+                }
                 dt { "Role" } dd { (rec.role.as_deref().unwrap_or("—")) }
                 dt { "Scopes" } dd { @if rec.scopes.is_empty() { "—" } @else { (rec.scopes.join(", ")) } }
                 dt { "Read-only" } dd { @if rec.read_only { "yes" } @else { "no" } }
@@ -848,6 +856,15 @@ fn key_page(
                         label for="grace" { "Grace period (seconds)" }
                         input #grace type="number" name="grace_seconds" min="0" max=(keyseal_registry::MAX_ROLL_GRACE) value="3600";
                         button #roll type="submit" { "Roll key" }
+                    }
+                    @if rec.credits.is_some() {
+                        form.card method="post" action={ (key_url(id)) "/credits" } {
+                            (csrf_field(s))
+                            p { "Adds to the key's credit balance (the refill rule is unchanged)." }
+                            label for="add-credits" { "Credits to add" }
+                            input #add-credits type="number" name="add" min="1" required;
+                            button #add-credits-submit type="submit" { "Add credits" }
+                        }
                     }
                     div.card {
                         p { "Deleting stops the key at once. It cannot be undone." }
@@ -1039,6 +1056,48 @@ pub async fn disable_key(
     set_enabled(st, s, id, headers, body, false).await
 }
 
+/// The amount of an "add credits" form: a whole number of 1 or more.
+pub(super) fn amount_of(f: &Form) -> Result<u64, ApiError> {
+    f.get("add")
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidArgument,
+                "invalid argument: the credits to add must be a whole number of 1 or more",
+            )
+        })
+}
+
+pub async fn add_key_credits(
+    State(st): St,
+    s: Signed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match checked_form(&s, &headers, &body, true) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let amount = match amount_of(&form) {
+        Ok(n) => n,
+        Err(e) => return write_failed(&st, &s, &id, e, None).await,
+    };
+    let (account, actor, key) = (s.key.account.clone(), s.actor(), id.clone());
+    let r = management_call(&st, move |reg| {
+        let id = reg.resolve_key(&account, &key)?;
+        reg.add_credits(&account, &id, amount, &actor).map(|_| id)
+    })
+    .await;
+    match r {
+        Ok(id) => see_other(&format!("{}?done=credits", key_url(&id))),
+        Err(e) => write_failed(&st, &s, &id, e, None).await,
+    }
+}
+
 pub async fn roll_key(
     State(st): St,
     s: Signed,
@@ -1193,7 +1252,7 @@ fn show_change(field: &str, v: &Value) -> String {
 }
 
 /// A JSON value for people: strings bare, `null` as "—".
-fn show_value(v: &Value) -> String {
+pub(super) fn show_value(v: &Value) -> String {
     match v {
         Value::Null => "—".to_owned(),
         Value::String(s) => s.clone(),
