@@ -322,6 +322,18 @@ test("add credits to a key; an owner's shared limits and credits", async () => {
   assert.equal(await page.$eval("#k-limits", (e) => e.value), "");
 });
 
+test("the key's activity chart: SVG from the server, range selectable", async () => {
+  await page.goto(`${main.base}/console/keys/${created.id}`);
+  assert.equal(await page.$$eval("#activity rect.bar", (r) => r.length), 14);
+  const today = await page.$$eval("#activity rect.bar", (r) => Number(r[r.length - 1].getAttribute("height")));
+  assert.ok(today > 0, "today's changes have a bar");
+  await page.select("#days", "30");
+  await clickAndWait(page, "#show-range");
+  assert.match(page.url(), /days=30/);
+  assert.equal(await page.$$eval("#activity rect.bar", (r) => r.length), 30);
+  assert.match(await text(page), /last 30 days/);
+});
+
 test("disable (verify fails), enable (verify works)", async () => {
   await page.goto(`${main.base}/console/keys/${created.id}`);
   await clickAndWait(page, "#disable");
@@ -499,6 +511,14 @@ test("an expired session sends the user back to sign-in", async () => {
   await p.goto(short.base + r.headers.get("location"));
   assert.match(await text(p), /session ended/);
   await ctx.close();
+});
+
+test("--console-secure-cookies marks the cookies Secure", async () => {
+  const tls = await startServer(["--console-secure-cookies"]);
+  const r = await fetch(tls.base + "/console/sign-in");
+  assert.match(r.headers.get("set-cookie"), /; Secure/);
+  const plain = await fetch(main.base + "/console/sign-in");
+  assert.doesNotMatch(plain.headers.get("set-cookie"), /Secure/);
 });
 
 test("a disabled owner key ends its session at the next request", async () => {

@@ -203,7 +203,12 @@ pub struct SignInQuery {
     why: Option<String>,
 }
 
-fn sign_in_page(status: StatusCode, error: Option<&ApiError>, why: Option<&str>) -> Response {
+fn sign_in_page(
+    c: &super::Console,
+    status: StatusCode,
+    error: Option<&ApiError>,
+    why: Option<&str>,
+) -> Response {
     let Some(token) = csrf::token() else {
         return ApiError::internal("no randomness for a CSRF token").into_response();
     };
@@ -237,13 +242,10 @@ fn sign_in_page(status: StatusCode, error: Option<&ApiError>, why: Option<&str>)
             }
         },
     );
+    // The double-submit cookie of this form (an hour to sign in), Secure as the session's.
     resp.headers_mut().append(
         header::SET_COOKIE,
-        HeaderValue::from_str(&format!(
-            "{}={token}; Path=/console; Max-Age=3600; HttpOnly; SameSite=Strict",
-            csrf::SIGN_IN_COOKIE
-        ))
-        .unwrap_or(HeaderValue::from_static("x=; Max-Age=0")),
+        set_cookie(c, csrf::SIGN_IN_COOKIE, &token, 3600),
     );
     resp
 }
@@ -252,8 +254,8 @@ pub async fn home() -> Response {
     see_other("/console/keys")
 }
 
-pub async fn sign_in_form(Query(q): Query<SignInQuery>) -> Response {
-    sign_in_page(StatusCode::OK, None, q.why.as_deref())
+pub async fn sign_in_form(State(st): St, Query(q): Query<SignInQuery>) -> Response {
+    sign_in_page(&st.console, StatusCode::OK, None, q.why.as_deref())
 }
 
 pub async fn sign_in(
@@ -263,7 +265,12 @@ pub async fn sign_in(
     body: Bytes,
 ) -> Response {
     let refused = |status: StatusCode, code: ErrorCode, msg: &str| {
-        sign_in_page(status, Some(&ApiError::new(status, code, msg)), None)
+        sign_in_page(
+            &st.console,
+            status,
+            Some(&ApiError::new(status, code, msg)),
+            None,
+        )
     };
     if body.len() > MAX_BODY {
         return refused(
@@ -305,7 +312,7 @@ pub async fn sign_in(
     }
     let rec = match authenticate_secret(&st, key, client_ip(&peer)).await {
         Ok(r) => r,
-        Err(e) => return sign_in_page(e.status, Some(&e), None),
+        Err(e) => return sign_in_page(&st.console, e.status, Some(&e), None),
     };
     if rec.role.as_deref() != Some(OWNER_ROLE) {
         return refused(
@@ -736,37 +743,56 @@ pub async fn create_key(State(st): St, s: Signed, headers: HeaderMap, body: Byte
 // ---------------------------------------------------------------- one key
 
 #[derive(Deserialize)]
-pub struct DoneQuery {
+pub struct KeyQuery {
     done: Option<String>,
+    days: Option<i64>,
 }
 
-/// The record (with its credit balance) and its recent audit entries.
+/// The activity chart's ranges, in days; the first is the default.
+const RANGES: [i64; 4] = [14, 7, 30, 90];
+
+/// Audit entries the activity chart reads at most.
+const ACTIVITY_SCAN: usize = 1_000;
+
+/// The record (with its credit balance) and its audit entries of the last `days` days
+/// (at most [`ACTIVITY_SCAN`]).
 async fn load_key(
     st: &Arc<AppState>,
     s: &Signed,
     id: String,
+    days: i64,
 ) -> Result<(KeyRecord, Vec<AuditEntry>), ApiError> {
     let account = s.key.account.clone();
+    let since = (now().div_euclid(86_400) - days + 1) * 86_400;
     management_call(st, move |reg| {
         let id = reg.resolve_key(&account, &id)?;
         let mut rec = reg.get(&account, &id)?;
         if let Some(c) = rec.credits.as_mut() {
             c.remaining = reg.credit_balance(&account, &id)?;
         }
-        let q = AuditQuery {
+        let mut q = AuditQuery {
             key_id: Some(id),
             limit: keyseal_registry::MAX_LIMIT,
             ..AuditQuery::default()
         };
-        Ok((rec, reg.audit(&account, &q)?.data))
+        let mut entries = Vec::new();
+        loop {
+            let p = reg.audit(&account, &q)?;
+            let done = !p.has_more || p.data.last().is_none_or(|e| e.at < since);
+            entries.extend(p.data.into_iter().filter(|e| e.at >= since));
+            if done || entries.len() >= ACTIVITY_SCAN {
+                return Ok((rec, entries));
+            }
+            q.starting_after = p.next_cursor;
+        }
     })
     .await
 }
 
-/// Changes a day over the last 14 days (UTC), from the key's audit entries.
-fn activity(entries: &[AuditEntry]) -> Vec<(String, u64)> {
+/// Changes a day over the last `days` days (UTC), from the key's audit entries.
+fn activity(entries: &[AuditEntry], days: i64) -> Vec<(String, u64)> {
     let today = now().div_euclid(86_400);
-    (0..14)
+    (0..days)
         .rev()
         .map(|back| {
             let day = today - back;
@@ -785,6 +811,7 @@ fn key_page(
     status: StatusCode,
     rec: &KeyRecord,
     entries: &[AuditEntry],
+    days: i64,
     edit: &KeyFields,
     top: Markup,
 ) -> Response {
@@ -832,7 +859,16 @@ fn key_page(
         }
         section aria-labelledby="activity-title" {
             h2 #activity-title { "Activity" }
-            (chart::bars("activity", "Changes to this key a day, last 14 days (UTC), from the audit log", &activity(entries)))
+            form.filters method="get" action=(key_url(id)) {
+                div.field {
+                    label for="days" { "Range" }
+                    select #days name="days" {
+                        @for d in RANGES { option value=(d) selected[d == days] { "last " (d) " days" } }
+                    }
+                }
+                button #show-range type="submit" { "Show" }
+            }
+            (chart::bars("activity", &format!("Changes to this key a day, last {days} days (UTC), from the audit log"), &activity(entries, days)))
         }
         @if s.writable() {
             section aria-labelledby="actions-title" {
@@ -890,9 +926,10 @@ pub async fn show_key(
     State(st): St,
     s: Signed,
     Path(id): Path<String>,
-    Query(q): Query<DoneQuery>,
+    Query(q): Query<KeyQuery>,
 ) -> Response {
-    match load_key(&st, &s, id).await {
+    let days = q.days.filter(|d| RANGES.contains(d)).unwrap_or(RANGES[0]);
+    match load_key(&st, &s, id, days).await {
         Ok((rec, entries)) => {
             let fields = KeyFields::from_record(&rec);
             key_page(
@@ -900,6 +937,7 @@ pub async fn show_key(
                 StatusCode::OK,
                 &rec,
                 &entries,
+                days,
                 &fields,
                 notice(q.done.as_deref()),
             )
@@ -942,7 +980,7 @@ async fn write_failed(
     if e.code == ErrorCode::VersionConflict.as_str() {
         return conflict_page(s, id, &e);
     }
-    match load_key(st, s, id.to_owned()).await {
+    match load_key(st, s, id.to_owned(), RANGES[0]).await {
         Ok((rec, entries)) => {
             let fields = edit.unwrap_or_else(|| KeyFields::from_record(&rec));
             key_page(
@@ -950,6 +988,7 @@ async fn write_failed(
                 e.status,
                 &rec,
                 &entries,
+                RANGES[0],
                 &fields,
                 alert(&e.message, e.code),
             )
@@ -1182,7 +1221,7 @@ pub async fn confirm_delete(State(st): St, s: Signed, Path(id): Path<String>) ->
     if !s.writable() {
         return read_only_refusal(&s);
     }
-    match load_key(&st, &s, id).await {
+    match load_key(&st, &s, id, 1).await {
         Ok((rec, _)) => confirm_page(&s, StatusCode::OK, &rec, None),
         Err(e) => error_page(Some(&s), &e, Some("/console/keys")),
     }
@@ -1209,7 +1248,7 @@ pub async fn delete_key(
             ErrorCode::InvalidArgument,
             "invalid argument: tick the box to confirm the deletion",
         );
-        return match load_key(&st, &s, id).await {
+        return match load_key(&st, &s, id, 1).await {
             Ok((rec, _)) => confirm_page(&s, e.status, &rec, Some(&e)),
             Err(e) => error_page(Some(&s), &e, Some("/console/keys")),
         };
