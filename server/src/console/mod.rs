@@ -2,7 +2,8 @@
 //! account owners to manage their keys from a browser. One concern per file:
 //! [`session`] (sign-in sessions in memory, the cookie), [`csrf`] (tokens on every state
 //! change), [`form`] (form fields to registry values), [`pages`] (the handlers and
-//! their HTML), [`owners`] (an owner's shared meter), [`assets`] (files embedded in the binary), [`chart`] (SVG drawn here).
+//! their HTML, a file per page: sign-in, keys, one key, an owner, the audit log),
+//! [`assets`] (files embedded in the binary), [`chart`] (SVG drawn here).
 //!
 //! Every answer carries a strict Content-Security-Policy (no inline script or style),
 //! `frame-ancestors 'none'`, `nosniff` and `no-referrer` ([`security_headers`]).
@@ -14,7 +15,6 @@ mod assets;
 mod chart;
 mod csrf;
 mod form;
-mod owners;
 mod pages;
 mod session;
 
@@ -65,31 +65,40 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/console/") }))
         .route("/console", get(|| async { Redirect::to("/console/") }))
-        .route("/console/", get(pages::home))
+        .route("/console/", get(pages::sign_in::home))
         .route(
             "/console/sign-in",
-            get(pages::sign_in_form).post(pages::sign_in),
+            get(pages::sign_in::sign_in_form).post(pages::sign_in::sign_in),
         )
-        .route("/console/sign-out", post(pages::sign_out))
+        .route("/console/sign-out", post(pages::sign_in::sign_out))
         .route(
             "/console/keys",
-            get(pages::list_keys).post(pages::create_key),
+            get(pages::keys::list_keys).post(pages::keys::create_key),
         )
-        .route("/console/keys/new", get(pages::new_key))
-        .route("/console/keys/{id}", get(pages::show_key))
-        .route("/console/keys/{id}/edit", post(pages::edit_key))
-        .route("/console/keys/{id}/enable", post(pages::enable_key))
-        .route("/console/keys/{id}/disable", post(pages::disable_key))
-        .route("/console/keys/{id}/roll", post(pages::roll_key))
+        .route("/console/keys/new", get(pages::keys::new_key))
+        .route("/console/keys/{id}", get(pages::key::show_key))
+        .route("/console/keys/{id}/edit", post(pages::key::edit_key))
+        .route("/console/keys/{id}/enable", post(pages::key::enable_key))
+        .route("/console/keys/{id}/disable", post(pages::key::disable_key))
+        .route("/console/keys/{id}/roll", post(pages::key::roll_key))
         .route(
             "/console/keys/{id}/delete",
-            get(pages::confirm_delete).post(pages::delete_key),
+            get(pages::key::confirm_delete).post(pages::key::delete_key),
         )
-        .route("/console/keys/{id}/credits", post(pages::add_key_credits))
-        .route("/console/owners/{owner}", get(owners::show_owner))
-        .route("/console/owners/{owner}/meter", post(owners::edit_meter))
-        .route("/console/owners/{owner}/credits", post(owners::add_credits))
-        .route("/console/audit", get(pages::audit))
+        .route(
+            "/console/keys/{id}/credits",
+            post(pages::key::add_key_credits),
+        )
+        .route("/console/owners/{owner}", get(pages::owners::show_owner))
+        .route(
+            "/console/owners/{owner}/meter",
+            post(pages::owners::edit_meter),
+        )
+        .route(
+            "/console/owners/{owner}/credits",
+            post(pages::owners::add_credits),
+        )
+        .route("/console/audit", get(pages::audit::audit))
         .route("/console/assets/{file}", get(assets::asset))
         .layer(axum::middleware::map_response(security_headers))
 }

@@ -14,12 +14,12 @@ use keyseal_registry::{KeyRecord, ListQuery};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::form::{KeyFields, limit_text, parse_limits, when};
-use super::pages::{
-    alert, amount_of, checked_form, csrf_field, error_page, key_url, notice, page, see_other,
-    status_of,
+use super::key::amount_of;
+use super::{
+    alert, checked_form, csrf_field, error_page, key_url, notice, page, see_other, status_of,
 };
-use super::session::Signed;
+use crate::console::form::{KeyFields, limit_text, parse_limits, when};
+use crate::console::session::Signed;
 use crate::error::ApiError;
 use crate::http::state::{AppState, management_call};
 
