@@ -205,6 +205,20 @@ test("a wrong key is refused with the API's message", async () => {
   await p.close();
 });
 
+test("a key without the account-owner role cannot sign in", async () => {
+  const r = await api(main, "POST", `/v1/accounts/${main.account}/keys`, { name: "not-an-owner", role: "reader" });
+  secrets.add(r.json.secret);
+  const p = await newPage(await browser.createBrowserContext());
+  await p.goto(main.base + "/console/sign-in");
+  await p.type("#key", r.json.secret);
+  await clickAndWait(p, "button[type=submit]");
+  assert.match(await text(p), /Error code: permission_denied/);
+  assert.ok(!(await html(p)).includes(r.json.secret), "the key is not echoed");
+  assert.equal((await p.cookies()).find((c) => c.name === "keyseal_console"), undefined);
+  await api(main, "DELETE", `/v1/accounts/${main.account}/keys/${r.json.id}`);
+  await p.close();
+});
+
 test("create a key: the full key is shown once, verifies, and is gone after closing", async () => {
   await page.goto(main.base + "/console/keys/new");
   await check(page, "new-key");
@@ -404,6 +418,18 @@ test("a state change without the CSRF token is refused", async () => {
     version
   );
   assert.deepEqual(statuses, [403, 403]);
+  // With the session's cookie and token, but from another site: refused too.
+  const cookie = (await page.cookies()).find((c) => c.name === "keyseal_console").value;
+  const token = await page.evaluate(() => JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"]);
+  for (const h of [{ origin: "http://evil.example" }, { "sec-fetch-site": "cross-site" }]) {
+    const r = await fetch(`${main.base}/console/keys/${created.id}/disable`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie: `keyseal_console=${cookie}`, "content-type": "application/x-www-form-urlencoded", ...h },
+      body: `csrf=${token}&version=${version}`,
+    });
+    assert.equal(r.status, 403, JSON.stringify(h));
+  }
   const k = await api(main, "GET", `/v1/accounts/${main.account}/keys/${created.id}`);
   assert.equal(k.json.enabled, true, "the key was not disabled");
 });
