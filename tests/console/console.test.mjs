@@ -112,9 +112,7 @@ async function signIn(page, srv, key) {
   await page.goto(srv.base + "/console/");
   assert.match(page.url(), /\/console\/sign-in/);
   // Keyboard only: the key field has focus on arrival; Enter submits.
-  await page.waitForSelector("#key");
-  const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
-  assert.equal(focused, "key", "the key field has focus");
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === "key", { timeout: 5000 });
   await page.keyboard.type(key);
   await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
   if (/sign-in/.test(page.url())) throw new Error(`sign-in failed: ${await text(page)}`);
@@ -251,6 +249,45 @@ test("create a key: the full key is shown once, verifies, and is gone after clos
   const t = await text(page);
   assert.match(t, /per_minute=100\/1m/);
   assert.match(t, /49 remaining/, "50 credits, one spent by the verification");
+});
+
+test("create with every field: role, read-only, IP ranges, expiry, limits, credits with refill", async () => {
+  await page.goto(main.base + "/console/keys/new");
+  await page.type("#k-name", "full-1");
+  await page.type("#k-role", "reader");
+  await page.type("#k-scopes", "orders:read, orders:write");
+  await page.click("#k-read-only");
+  await page.type("#k-ips", "10.0.0.0/8\n2001:db8::/32");
+  await page.$eval("#k-expires", (e) => (e.value = "2030-01-02T03:04"));
+  await page.type("#k-limits", "per_second=5/1s\nper_day=1000/1d");
+  await page.type("#k-credits", "7");
+  await page.type("#k-refill", "100");
+  await page.select("#k-interval", "daily");
+  await clickAndWait(page, "form.card button[type=submit]");
+  const secret = await page.$eval("#secret", (e) => e.value);
+  secrets.add(secret);
+  const id = secret.split("_")[1];
+  const k = (await api(main, "GET", `/v1/accounts/${main.account}/keys/${id}`)).json;
+  assert.equal(k.role, "reader");
+  assert.deepEqual(k.scopes, ["orders:read", "orders:write"]);
+  assert.equal(k.read_only, true);
+  assert.deepEqual(k.allowed_ips, ["10.0.0.0/8", "2001:db8::/32"]);
+  assert.equal(k.expires_at, Date.UTC(2030, 0, 2, 3, 4) / 1000);
+  assert.deepEqual(k.limits.map((l) => [l.name, l.limit, l.window_ms]), [["per_second", 5, 1000], ["per_day", 1000, 86400000]]);
+  assert.equal(k.credits.remaining, 7);
+  assert.equal(k.credits.refill.amount, 100);
+  assert.equal(k.credits.refill.interval, "daily");
+  // The edit form shows the same values back.
+  await clickAndWait(page, "#close-once");
+  assert.equal(await page.$eval("#k-expires", (e) => e.value), "2030-01-02T03:04");
+  assert.equal(await page.$eval("#k-limits", (e) => e.value), "per_second=5/1s\nper_day=1000/1d");
+  assert.equal(await page.$eval("#k-read-only", (e) => e.checked), true);
+  // An invalid CIDR: the API's message, the values kept.
+  await page.$eval("#k-ips", (e) => (e.value = "not-a-network"));
+  await clickAndWait(page, "#save");
+  assert.match(await text(page), /Error code: invalid_cidr/);
+  assert.equal(await page.$eval("#k-ips", (e) => e.value), "not-a-network");
+  await api(main, "DELETE", `/v1/accounts/${main.account}/keys/${id}`);
 });
 
 test("a name that is taken is refused with the API's message, and the form keeps its values", async () => {

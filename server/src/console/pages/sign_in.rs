@@ -59,7 +59,7 @@ fn sign_in_page(
                 input type="hidden" name=(csrf::FIELD) value=(token);
                 label for="key" { "Account-owner API key" }
                 input #key type="password" name="key" required autocomplete="off"
-                    spellcheck="false" aria-describedby="key-help" autofocus;
+                    spellcheck="false" aria-describedby="key-help" autofocus data-focus;
                 p #key-help.help {
                     "Paste a key with the " code { (OWNER_ROLE) } " role, e.g. the one "
                     code { "keyseal init" } " printed. The console keeps a session for it, "
