@@ -548,9 +548,14 @@ test("a read-only owner key gets a read-only console that refuses writes", async
       await post(`/console/keys/${id}/roll`, "version=1&grace_seconds=0"),
       await post(`/console/keys/${id}/edit`, "version=1&name=x"),
       await post(`/console/keys`, "name=sneaky"),
+      await post(`/console/keys/${id}/credits`, "add=5"),
+      await post(`/console/owners/alice/meter`, "version=0&credits=1"),
+      await post(`/console/owners/alice/credits`, "add=5"),
     ];
   }, target.json.id);
-  assert.deepEqual(statuses, [403, 403, 403, 403, 403]);
+  assert.deepEqual(statuses, [403, 403, 403, 403, 403, 403, 403, 403]);
+  await p.goto(`${main.base}/console/owners/alice`);
+  for (const sel of ["#meter-edit", "#add-credits"]) assert.equal(await p.$(sel), null, `${sel} is hidden`);
   const k = await api(main, "GET", `/v1/accounts/${main.account}/keys/${target.json.id}`);
   assert.equal(k.json.version, 1, "unchanged");
   assert.equal((await api(main, "GET", `/v1/accounts/${main.account}/keys/sneaky`)).status, 404);
