@@ -6,8 +6,19 @@ use keyseal::meter::calendar::{civil_from_days, days_from_civil};
 use keyseal_registry::meter::{CreditSpec, LimitSpec, RefillSpec};
 use keyseal_registry::{KeyPatch, KeyRecord, NewKey};
 
-/// A url-encoded form body, as pairs in order.
+/// A url-encoded form body, as pairs in order. Wiped when dropped: the sign-in form
+/// carries a key.
 pub struct Form(Vec<(String, String)>);
+
+impl Drop for Form {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for (k, v) in &mut self.0 {
+            k.zeroize();
+            v.zeroize();
+        }
+    }
+}
 
 impl Form {
     /// Parses a body; `None` when it is not a url-encoded form.
