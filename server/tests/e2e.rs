@@ -1393,7 +1393,7 @@ fn first_start_creates_config_0600_and_hints() {
         .expect("spawn");
     let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
     let mut lines = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         let mut l = String::new();
         std::io::BufRead::read_line(&mut out, &mut l).expect("line");
         lines.push(l);
@@ -1405,6 +1405,12 @@ fn first_start_creates_config_0600_and_hints() {
         "{lines:?}"
     );
     assert!(lines[2].contains("keyseal init"), "{lines:?}");
+    // The console's address and how to sign in.
+    let base = lines[0].trim().trim_start_matches("keyseal listening on ");
+    assert!(
+        lines[3].contains(&format!("{base}/console/")) && lines[3].contains("sign in"),
+        "{lines:?}"
+    );
     let cfg = env.dir.join("keyseal.toml");
     let mode = std::fs::metadata(&cfg)
         .expect("config created")

@@ -148,7 +148,7 @@ pub struct Fields {
 
 /// `NAME=LIMIT/WINDOW` as the API's limit object; the window is milliseconds, or a
 /// number with `ms`, `s`, `m`, `h` or `d`.
-fn parse_limit(s: &str) -> Result<Value, String> {
+pub(crate) fn parse_limit(s: &str) -> Result<Value, String> {
     let bad = || format!("expected NAME=LIMIT/WINDOW (e.g. per_minute=100/1m), found {s:?}");
     let (name, rest) = s.split_once('=').ok_or_else(bad)?;
     let (limit, window) = rest.split_once('/').ok_or_else(bad)?;

@@ -15,6 +15,8 @@ mod seed;
 mod serve;
 mod token;
 
+pub(crate) use keys::parse_limit;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

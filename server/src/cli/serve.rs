@@ -39,6 +39,13 @@ pub struct ServeArgs {
     /// Seconds requests in flight may take to finish after SIGTERM.
     #[arg(long, env = "KEYSEAL_DRAIN_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub drain_timeout: u64,
+    /// Mark the console's session cookie `Secure`: set it when browsers reach the console
+    /// over HTTPS (e.g. through a TLS-terminating proxy).
+    #[arg(long, env = "KEYSEAL_CONSOLE_SECURE_COOKIES")]
+    pub console_secure_cookies: bool,
+    /// Seconds a console session lasts after sign-in.
+    #[arg(long, env = "KEYSEAL_CONSOLE_SESSION_TTL", default_value_t = 8 * 3600, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
+    pub console_session_ttl: u64,
 }
 
 impl ServeArgs {
@@ -102,7 +109,12 @@ pub fn serve(a: ServeArgs) -> CliResult {
         tracing::info!(path = %cfg_path.display(), "created a config with new secrets (mode 0600); back it up");
     }
     let limits = a.limits();
-    let state = Arc::new(AppState::new(Arc::new(registry), BLOCKING_SLOTS, &limits));
+    let mut state = AppState::new(Arc::new(registry), BLOCKING_SLOTS, &limits);
+    state.console = crate::console::Console::new(
+        a.console_secure_cookies,
+        Duration::from_secs(a.console_session_ttl),
+    );
+    let state = Arc::new(state);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Registry calls block; more threads than connections in the pool only queue,
@@ -140,6 +152,9 @@ pub fn serve(a: ServeArgs) -> CliResult {
         println!("database: {db_desc}; secrets: {}", settings.source);
         println!(
             "first key: run {init_hint} to create an account and its owner key (printed once)"
+        );
+        println!(
+            "console: open http://{local}/console/ and sign in with an account-owner key (the owner key `init` prints)"
         );
         let _ = std::io::stdout().flush();
         tracing::info!(addr = %local, db = %db_desc, "listening");

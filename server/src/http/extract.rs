@@ -59,7 +59,17 @@ pub async fn authenticate_key(
                 .ok_or_else(|| ApiError::internal("a key credential had no key"))?,
         }
     };
-    let ip = client_ip(peer);
+    authenticate_secret(st, key, client_ip(peer)).await
+}
+
+/// Authenticates `key` (the full key, as presented) for a request from `ip`: the key must
+/// verify and its policy allow a GET from `ip` (the read-only check is the caller's). The
+/// console's sign-in form uses it as the API's management calls do.
+pub async fn authenticate_secret(
+    st: &Arc<AppState>,
+    key: zeroize::Zeroizing<String>,
+    ip: IpAddr,
+) -> ApiResult<Arc<KeyRecord>> {
     let v = on_verify_path(st, move |reg, io| {
         let mut ctx = RequestContext::at(now());
         ctx.client_ip = Some(ip);

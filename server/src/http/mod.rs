@@ -9,14 +9,14 @@
 
 mod audit;
 mod body;
-mod extract;
+pub(crate) mod extract;
 mod keys;
 mod metering;
 mod ops;
 mod paging;
 mod ratelimit;
 mod record;
-mod state;
+pub(crate) mod state;
 mod tokens;
 mod verify;
 
@@ -53,6 +53,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(verify::router())
         .merge(tokens::router())
         .merge(ops::router())
+        .merge(crate::console::router())
         .fallback(ops::not_found_route)
         // After the merges: it applies to the routes registered so far.
         .method_not_allowed_fallback(ops::method_not_allowed)

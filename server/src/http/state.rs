@@ -40,6 +40,8 @@ pub struct AppState {
     lookup_waiting: AtomicUsize,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// The web console's settings and sessions.
+    pub console: crate::console::Console,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             lookup_slots: Semaphore::new(lookups),
             lookup_waiting: AtomicUsize::new(0),
             body_timeout: limits.body_timeout,
+            console: crate::console::Console::default(),
         }
     }
 }
