@@ -32,9 +32,11 @@ impl Registry {
                 ),
                 Dialect::Postgres => None,
             };
+            // Counted from the column list, so a new column cannot leave it behind.
+            let insert_cols = INSERT_COLS.split(',').count();
             let (cols, ncols) = match next_seq {
-                Some(_) => (format!("seq, {INSERT_COLS}"), 19),
-                None => (INSERT_COLS.to_owned(), 18),
+                Some(_) => (format!("seq, {INSERT_COLS}"), insert_cols + 1),
+                None => (INSERT_COLS.to_owned(), insert_cols),
             };
             let one = format!("({})", vec!["?"; ncols].join(", "));
             let mut rows: Vec<Val> = Vec::with_capacity(ncols * ROWS);
