@@ -83,6 +83,7 @@ mod secrets;
 mod store;
 mod tokens;
 mod types;
+pub mod usage;
 mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};

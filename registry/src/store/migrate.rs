@@ -7,7 +7,7 @@
 use super::conn::{Conn, DbErr, Dialect, Val};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// SQLite's migrations, version 1 first.
 const SQLITE: [&str; SCHEMA_VERSION as usize] = [
@@ -41,6 +41,9 @@ const SQLITE: [&str; SCHEMA_VERSION as usize] = [
     // Version 6: metering. A key's limits and credits rule (`keys.meter`, JSON), the
     // window counters and the credit balances (see `crate::meter`).
     include_str!("../../migrations/sqlite/0006_metering.sql"),
+    // Version 7: usage analytics. Counts by outcome and credits spent per key in minute,
+    // hour and day buckets (see `crate::usage`), written in batches by the flusher.
+    include_str!("../../migrations/sqlite/0007_usage.sql"),
 ];
 
 /// PostgreSQL's migrations, version 1 first (the same versions as SQLite's).
@@ -54,6 +57,7 @@ const POSTGRES: [&str; SCHEMA_VERSION as usize] = [
     include_str!("../../migrations/postgres/0004_import_seal_and_settings.sql"),
     include_str!("../../migrations/postgres/0005_rolled_at.sql"),
     include_str!("../../migrations/postgres/0006_metering.sql"),
+    include_str!("../../migrations/postgres/0007_usage.sql"),
 ];
 
 /// Migration `version` (1-based) for `dialect`; empty outside 1..=[`SCHEMA_VERSION`].
