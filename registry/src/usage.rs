@@ -169,6 +169,18 @@ pub struct UsageBucket {
     pub credits_spent: u64,
 }
 
+/// One verification for [`crate::Registry::bulk_usage_for_bench`].
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct BenchVerification<'a> {
+    pub account: &'a str,
+    pub key_id: &'a str,
+    pub owner: Option<&'a str>,
+    pub at: i64,
+    pub outcome: &'static str,
+    pub credits: u64,
+}
+
 /// One pending count: `hits` verifications with `outcome` in the minute starting at
 /// `minute`, spending `credits`.
 #[derive(Clone, Copy, Debug)]

@@ -13,7 +13,7 @@ use super::inner::Inner;
 use super::tx::with_tx;
 use crate::config::CHANGE_CHANNEL;
 use crate::store::{self, Conn, Dialect, Storage, Val};
-use crate::usage::{Granularity, rollup};
+use crate::usage::{Granularity, Taken, rollup};
 
 /// The running background threads of one registry.
 pub(super) struct Tasks {
@@ -143,6 +143,43 @@ fn usage_sql(table: &str, rows: usize) -> String {
     )
 }
 
+/// Adds `taken` to the minute (those starting at `minute_from` or later), hour and day
+/// tables.
+pub(super) fn write_usage(
+    conn: &mut dyn Conn,
+    taken: &[Taken],
+    minute_from: i64,
+) -> Result<(), Error> {
+    let mut params = Vec::with_capacity(7 * USAGE_BATCH);
+    for g in Granularity::ALL {
+        let mut rows = rollup(taken, g);
+        if g == Granularity::Minute {
+            rows.retain(|r| r.0.2 >= minute_from);
+        }
+        let mut rest = rows.as_slice();
+        while !rest.is_empty() {
+            // Power-of-two batches: at most eight statement shapes per table.
+            let n = 1 << rest.len().min(USAGE_BATCH).ilog2();
+            let (batch, tail) = rest.split_at(n);
+            rest = tail;
+            params.clear();
+            for ((account, key_id, start, outcome, owner), hits, credits) in batch {
+                params.extend([
+                    Val::from(&**account),
+                    Val::from(&**key_id),
+                    Val::Int(*start),
+                    Val::from(*outcome),
+                    Val::from(&**owner),
+                    Val::Int(i64::try_from(*hits).unwrap_or(i64::MAX)),
+                    Val::Int(i64::try_from(*credits).unwrap_or(i64::MAX)),
+                ]);
+            }
+            conn.exec(&usage_sql(g.table(), n), &params)?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes the pending usage counts into the minute, hour and day tables in one
 /// transaction (upserts that add), then deletes buckets past their retention when that
 /// was last done a minute ago or more. On failure the counts stay pending.
@@ -154,30 +191,7 @@ pub(super) fn flush_usage(inner: &Inner) -> Result<usize, Error> {
         return Ok(0);
     }
     let r = with_tx(&inner.pool, |conn| {
-        let mut params = Vec::with_capacity(7 * USAGE_BATCH);
-        for g in Granularity::ALL {
-            let rows = rollup(&taken, g);
-            let mut rest = rows.as_slice();
-            while !rest.is_empty() {
-                // Power-of-two batches: at most eight statement shapes per table.
-                let n = 1 << rest.len().min(USAGE_BATCH).ilog2();
-                let (batch, tail) = rest.split_at(n);
-                rest = tail;
-                params.clear();
-                for ((account, key_id, start, outcome, owner), hits, credits) in batch {
-                    params.extend([
-                        Val::from(&**account),
-                        Val::from(&**key_id),
-                        Val::Int(*start),
-                        Val::from(*outcome),
-                        Val::from(&**owner),
-                        Val::Int(i64::try_from(*hits).unwrap_or(i64::MAX)),
-                        Val::Int(i64::try_from(*credits).unwrap_or(i64::MAX)),
-                    ]);
-                }
-                conn.exec(&usage_sql(g.table(), n), &params)?;
-            }
-        }
+        write_usage(conn, &taken, i64::MIN)?;
         if prune {
             for g in Granularity::ALL {
                 let cutoff = now.saturating_sub(inner.config.usage_retention.of(g));
