@@ -1,7 +1,7 @@
 //! The HTTP API under `/v1`, plus `/healthz`, `/readyz` and `/metrics`: one module per
 //! resource, each with its own `router()`, merged in [`router`].
 //!
-//! Management calls (`/v1/accounts/{account}/...`) are authorised by keyseal keys
+//! Management calls (`/v1/accounts/{account}/...`: keys, audit, usage) are authorised by keyseal keys
 //! themselves ([`extract::Manager`]): an enabled `account-owner` key manages its own
 //! account; other roles get 403 `permission_denied`; read-only keys only read (403
 //! `read_only_key` otherwise); a key of another account gets 404 `not_found`, exactly as
@@ -17,6 +17,7 @@ mod ratelimit;
 mod record;
 mod state;
 mod tokens;
+mod usage;
 mod verify;
 
 use std::sync::Arc;
@@ -40,13 +41,13 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 /// The router: every resource's routes, the JSON answers for unknown routes and methods,
 /// and the request metrics and log around them all.
 pub fn router(state: Arc<AppState>) -> Router {
-    let management =
-        keys::router()
-            .merge(audit::router())
-            .route_layer(axum::middleware::from_fn_with_state(
-                Arc::clone(&state),
-                extract::authorize,
-            ));
+    let management = keys::router()
+        .merge(audit::router())
+        .merge(usage::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            extract::authorize,
+        ));
     Router::new()
         .merge(management)
         .merge(verify::router())
@@ -81,6 +82,8 @@ mod tests {
             "/v1/accounts/{account}/keys/{id}/disable",
             "/v1/accounts/{account}/keys/{id}/roll",
             "/v1/accounts/{account}/audit",
+            "/v1/accounts/{account}/keys/{id}/usage",
+            "/v1/accounts/{account}/usage",
             "/v1/verify",
             "/v1/token",
             "/v1/apikey/authenticate",
@@ -93,6 +96,6 @@ mod tests {
         ] {
             assert!(paths.contains_key(p), "{p} is not documented");
         }
-        assert_eq!(paths.len(), 15, "a documented path has no route");
+        assert_eq!(paths.len(), 17, "a documented path has no route");
     }
 }
