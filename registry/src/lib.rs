@@ -43,6 +43,14 @@
 //! staleness when notifications cannot arrive. `last_used_at` is written at most once
 //! per [`RegistryConfig::last_used_interval`] per key, batched by a background thread.
 //!
+//! # Usage analytics
+//!
+//! Every verification of a known key is counted by outcome (`valid` or the refusal
+//! code) with the credits it spent, in memory on the verify path, and written in batches
+//! about every second into minute, hour and day buckets; [`Registry::usage`] reads them
+//! for a key, an owner or an account. Retention is
+//! [`RegistryConfig::usage_retention`]. See [`usage`].
+//!
 //! # Errors
 //!
 //! Every error is a [`keyseal::Error`] with a stable code: the registry family
