@@ -8,10 +8,16 @@
 //! ```
 //!
 //! The verifications fall over the 30 days before the registry's clock: 90% `valid`,
-//! the rest spread over six refusal codes, a credit on every tenth; 1% go to 100 hot
-//! keys, the rest to uniformly random keys. Minute buckets are written only for the
-//! last 7 days (their default retention), as the flusher would keep them. Data lives
-//! under `.build/bench-usage` and is removed at the end.
+//! the rest spread over six refusal codes, a credit on every tenth valid one. 1% go to
+//! 100 hot keys, spread evenly over the 30 days (about 1,000 each: a month of day
+//! buckets holds every outcome); the rest go to uniformly random keys, each key being
+//! used in 3 sessions (a minute each, at random times over the 30 days), as keys are
+//! used in bursts. Minute buckets are written only for the last 7 days (their default
+//! retention), as the flusher would keep them.
+//!
+//! Data lives under `KEYSEAL_BENCH_DIR` (default `.build/bench-usage`; about 2.5 GB at
+//! the default sizes, so on a small disk point it at a tmpfs such as `/dev/shm`) and is
+//! removed at the end.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -35,6 +41,16 @@ const REFUSALS: [&str; 6] = [
     "rate_limited",
     "usage_exceeded",
 ];
+
+/// SplitMix64: a session's time from (key, session).
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const SESSIONS: u64 = 3;
 
 struct Rng(u64);
 impl Rng {
@@ -65,7 +81,10 @@ fn main() {
     }
     let n_keys = env("KEYSEAL_BENCH_KEYS", 1_000_000);
     let n_verifications = env("KEYSEAL_BENCH_VERIFICATIONS", 10_000_000);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.build/bench-usage");
+    let root = match std::env::var("KEYSEAL_BENCH_DIR") {
+        Ok(d) if !d.is_empty() => std::path::PathBuf::from(d).join("keyseal-bench-usage"),
+        _ => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.build/bench-usage"),
+    };
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     let storage = Storage::Sqlite(root.join("usage.db").to_string_lossy().into_owned());
@@ -73,6 +92,7 @@ fn main() {
     let peppers = PepperSet::new(Pepper::new("p1", &[1u8; 32]).unwrap());
     let mut config = RegistryConfig::new(format, peppers);
     config.clock = Arc::new(ManualClock::new(NOW));
+    let storage_path = storage.clone();
     let r = Registry::open(storage, config).unwrap();
 
     let t = Instant::now();
@@ -106,10 +126,12 @@ fn main() {
         let n = chunk.min(n_verifications - done);
         let batch: Vec<BenchVerification> = (0..n)
             .map(|_| {
-                let i = if rng.next(100) == 0 {
-                    rng.next(hot as u64) as usize
+                let span = (DAYS * 86_400) as u64;
+                let (i, ago) = if rng.next(100) == 0 {
+                    (rng.next(hot as u64) as usize, rng.next(span))
                 } else {
-                    rng.next(ids.len() as u64) as usize
+                    let i = rng.next(ids.len() as u64);
+                    (i as usize, mix(i * SESSIONS + rng.next(SESSIONS)) % span)
                 };
                 let (account, key_id, owner) = &ids[i];
                 let outcome = if rng.next(10) == 0 {
@@ -121,7 +143,7 @@ fn main() {
                     account,
                     key_id,
                     owner: Some(owner),
-                    at: NOW - 1 - rng.next((DAYS * 86_400) as u64) as i64,
+                    at: NOW - 1 - ago as i64,
                     outcome,
                     credits: u64::from(outcome == "valid" && rng.next(10) == 0),
                 }
@@ -134,6 +156,18 @@ fn main() {
         "loaded {n_verifications} verifications as bucket rows in {:.1} s",
         t.elapsed().as_secs_f64()
     );
+
+    if let Storage::Sqlite(path) = &storage_path {
+        let c = rusqlite::Connection::open(path).unwrap();
+        for t in ["usage_minute", "usage_hour", "usage_day"] {
+            let n: i64 = c
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap();
+            eprintln!("{t}: {n} rows");
+        }
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        eprintln!("database file: {:.2} GB", size as f64 / 1e9);
+    }
 
     let from = NOW - DAYS * 86_400;
     let month = |q: UsageQuery| UsageQuery {
