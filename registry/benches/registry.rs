@@ -302,6 +302,40 @@ fn bench_backend(
         format!("{both:.2} µs ({ratio:.2}x the unmetered key)"),
         "<= 1.5 µs",
     );
+    // What counting usage costs a cached verify: the same hot key on two registries,
+    // usage counted and not, alternating batches and counting this thread's CPU time
+    // (wall time drifts by more than the difference on a shared machine).
+    {
+        let mut quiet = config(100_000);
+        quiet.track_usage = false;
+        let rq = Registry::open(small_storage.clone(), quiet).unwrap();
+        rq.verify(hot, &ctx).unwrap();
+        let batch = 1_000_000;
+        let run = |reg: &Registry| -> Option<f64> {
+            let t = thread_cpu()?;
+            for _ in 0..batch {
+                assert!(reg.verify(hot, &ctx).unwrap().decision.is_ok());
+            }
+            Some((thread_cpu()? - t) * 1e6 / batch as f64)
+        };
+        let (mut on, mut off) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            if let (Some(a), Some(b)) = (run(&r), run(&rq)) {
+                on.push(a);
+                off.push(b);
+            }
+        }
+        if !on.is_empty() {
+            on.sort_by(f64::total_cmp);
+            off.sort_by(f64::total_cmp);
+            let (a, b) = (on[on.len() / 2], off[off.len() / 2]);
+            push(
+                "verify, cached key, usage counted vs not (CPU time, interleaved)".into(),
+                format!("{a:.3} µs vs {b:.3} µs ({:.2}x)", a / b),
+                "< 1 µs more",
+            );
+        }
+    }
     // Cached verify across many keys (all 1,000 in the cache).
     let mut rng = Rng(7);
     for k in &small {

@@ -198,6 +198,14 @@ impl Entry {
         self.field(F::Id)
     }
 
+    pub(crate) fn account(&self) -> &str {
+        self.field(F::Account)
+    }
+
+    pub(crate) fn owner(&self) -> Option<&str> {
+        (self.flags & HAS_OWNER != 0).then(|| self.field(F::Owner))
+    }
+
     /// The stored digest of the current secret.
     pub(crate) fn digest(&self) -> &str {
         self.field(F::Digest)

@@ -9,6 +9,7 @@ use keyseal::token::ExchangeOptions;
 use keyseal::{KeyFormat, Keyset, Pepper, PepperSet};
 
 use crate::clock::{Clock, SystemClock};
+use crate::usage::UsageRetention;
 
 /// The PostgreSQL notification channel that carries the ids of changed keys.
 pub const CHANGE_CHANNEL: &str = "keyseal_keys";
@@ -53,6 +54,11 @@ pub struct RegistryConfig {
     pub limit_lease_divisor: u64,
     /// Record `last_used_at` at all. Defaults to true.
     pub track_last_used: bool,
+    /// Count verifications for usage analytics (see [`crate::usage`]). Defaults to true.
+    pub track_usage: bool,
+    /// How long usage buckets are kept. Defaults to 7 days of minute buckets, 90 days of
+    /// hour buckets and 400 days of day buckets.
+    pub usage_retention: UsageRetention,
     /// Database connections at most. Defaults to 8.
     pub pool_size: usize,
     /// SQLite page cache of each connection, in bytes (so up to `pool_size` times this in
@@ -101,6 +107,8 @@ impl fmt::Debug for RegistryConfig {
             .field("negative_cache_ttl", &self.negative_cache_ttl)
             .field("last_used_interval", &self.last_used_interval)
             .field("track_last_used", &self.track_last_used)
+            .field("track_usage", &self.track_usage)
+            .field("usage_retention", &self.usage_retention)
             .field("pool_size", &self.pool_size)
             .field("sqlite_cache_size", &self.sqlite_cache_size)
             .field("sqlite_mmap_size", &self.sqlite_mmap_size)
@@ -135,6 +143,8 @@ impl RegistryConfig {
             credit_lease_max: 100_000,
             limit_lease_divisor: 8,
             track_last_used: true,
+            track_usage: true,
+            usage_retention: UsageRetention::default(),
             pool_size: 8,
             sqlite_cache_size: 4 << 20,
             sqlite_mmap_size: 1 << 30,

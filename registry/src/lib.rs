@@ -52,6 +52,14 @@
 //! over a limit with several, credits durable across crashes: [`meter`] explains how and
 //! states the bounds.
 //!
+//! # Usage analytics
+//!
+//! Every verification of a known key is counted by outcome (`valid` or the refusal
+//! code) with the credits it spent, in memory on the verify path, and written in batches
+//! about every second into minute, hour and day buckets; [`Registry::usage`] reads them
+//! for a key, an owner or an account. Retention is
+//! [`RegistryConfig::usage_retention`]. See [`usage`].
+//!
 //! # Errors
 //!
 //! Every error is a [`keyseal::Error`] with a stable code: the registry family
@@ -92,6 +100,7 @@ mod secrets;
 mod store;
 mod tokens;
 mod types;
+pub mod usage;
 mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -8,6 +8,7 @@ use super::rows::{INSERT_COLS, insert_values};
 use super::tx::with_tx;
 use crate::store::{Dialect, Val};
 use crate::types::{Actor, NewKey};
+use crate::usage::{BenchVerification, Cell, Granularity, Taken};
 
 impl Registry {
     /// Bulk-loads keys in one transaction, for benchmarks and migrations of large sets:
@@ -69,5 +70,31 @@ impl Registry {
             Ok(())
         })?;
         Ok(out)
+    }
+
+    /// Adds recorded verifications straight to the usage tables in one transaction,
+    /// as the flusher would (minute buckets only within their retention), for
+    /// benchmarks of [`Registry::usage`] at scale.
+    #[doc(hidden)]
+    pub fn bulk_usage_for_bench(&self, verifications: &[BenchVerification]) -> Result<(), Error> {
+        let minute_from =
+            Granularity::Minute.floor(self.now() - self.inner.config.usage_retention.minute);
+        let taken: Vec<Taken> = verifications
+            .iter()
+            .map(|v| Taken {
+                key_id: v.key_id.into(),
+                account: v.account.into(),
+                owner: v.owner.unwrap_or("").into(),
+                cell: Cell {
+                    minute: Granularity::Minute.floor(v.at),
+                    outcome: v.outcome,
+                    hits: 1,
+                    credits: v.credits,
+                },
+            })
+            .collect();
+        with_tx(&self.inner.pool, |conn| {
+            super::tasks::write_usage(conn, &taken, minute_from)
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! The state a registry shares with its background threads.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
 use super::gate::Gate;
@@ -33,4 +34,8 @@ pub(super) struct Inner {
     pub(super) settles: crate::meter::batch::Settles,
     /// Owners' shared rules, for the verify path.
     pub(super) owner_rules: super::owners::OwnerRules,
+    /// Usage counts waiting for the flusher.
+    pub(super) usage: crate::usage::PendingUsage,
+    /// When old usage buckets were last deleted (registry clock).
+    pub(super) usage_pruned_at: AtomicI64,
 }

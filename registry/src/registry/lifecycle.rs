@@ -11,7 +11,7 @@ use keyseal::{Error, KeyFormat};
 use super::gate::Gate;
 use super::group::GroupCommit;
 use super::inner::Inner;
-use super::tasks::{Tasks, flush};
+use super::tasks::{Tasks, flush, flush_usage};
 use super::tx::{set_setting, with_tx};
 use crate::cache::{NegativeCache, RecordCache};
 use crate::config::RegistryConfig;
@@ -75,6 +75,13 @@ impl Registry {
                 expected: "zero or more seconds",
             });
         }
+        let r = config.usage_retention;
+        if r.minute < 0 || r.hour < 0 || r.day < 0 {
+            return Err(Error::InvalidConfig {
+                setting: "usage_retention",
+                expected: "zero or more seconds",
+            });
+        }
         secrets::check_foreign_peppers(&config)?;
         let pool = storage.pool(
             config.pool_size,
@@ -100,6 +107,8 @@ impl Registry {
             meters: crate::meter::Meters::default(),
             settles: Default::default(),
             owner_rules: Default::default(),
+            usage: crate::usage::PendingUsage::default(),
+            usage_pruned_at: std::sync::atomic::AtomicI64::new(i64::MIN),
             storage,
             pool,
             config,
@@ -215,11 +224,13 @@ impl Registry {
         self.inner.negative.clear();
     }
 
-    /// Ends the background threads after a last `last_used_at` flush. Also done on drop.
+    /// Ends the background threads after a last `last_used_at` and usage flush. Also
+    /// done on drop.
     pub fn close(&self) {
         self.give_back_leases();
         self.tasks.stop();
         let _ = flush(&self.inner);
+        let _ = flush_usage(&self.inner);
     }
 }
 

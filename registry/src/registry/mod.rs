@@ -6,7 +6,8 @@
 //! - `create`, `writes`, `queries`: the operations (new keys; update, delete, roll;
 //!   reads and the audit log);
 //! - `verify`: the verify path, its caches and exchange tokens;
-//! - `tasks`: the background threads (`last_used_at` flusher, change listener);
+//! - `tasks`: the background threads (`last_used_at` and usage flusher, change listener);
+//! - `usage`: recording verifications for usage analytics and the bucket query;
 //! - `group`: group commit for new rows; `tx`: transactions and notifications;
 //! - `rows`, `paging`, `audit`, `gate`, `inner`, `errors`: row decoding, list and audit
 //!   paging, audit diffs, the lookup gate, the shared state and the registry's errors;
@@ -27,6 +28,7 @@ mod queries;
 mod rows;
 mod tasks;
 mod tx;
+mod usage;
 mod verify;
 mod writes;
 

@@ -1,4 +1,4 @@
-//! The background threads: the `last_used_at` flusher and, on PostgreSQL, the
+//! The background threads: the `last_used_at` and usage flusher and, on PostgreSQL, the
 //! LISTEN/NOTIFY listener that drops other instances' changes from the caches. Started
 //! by [`super::Registry::open`] and stopped by [`super::Registry::close`].
 
@@ -13,6 +13,7 @@ use super::inner::Inner;
 use super::tx::with_tx;
 use crate::config::CHANGE_CHANNEL;
 use crate::store::{self, Conn, Dialect, Storage, Val};
+use crate::usage::{Granularity, Taken, rollup};
 
 /// The running background threads of one registry.
 pub(super) struct Tasks {
@@ -21,7 +22,7 @@ pub(super) struct Tasks {
 }
 
 impl Tasks {
-    /// Starts the `last_used_at` flusher and, on PostgreSQL with
+    /// Starts the `last_used_at` and usage flusher and, on PostgreSQL with
     /// `listen_for_changes`, the change listener; waits (at most 5 seconds) until the
     /// listener is listening.
     pub(super) fn start(inner: &Arc<Inner>) -> Tasks {
@@ -128,6 +129,88 @@ pub(super) fn last_used_sql(rows: usize) -> String {
     )
 }
 
+/// Rows per usage upsert statement, at most (a power of two; 7 parameters a row).
+pub(super) const USAGE_BATCH: usize = 128;
+
+/// One statement that adds `rows` (account, key_id, start_at, outcome, owner, hits,
+/// credits) rows to `table`'s counts.
+fn usage_sql(table: &str, rows: usize) -> String {
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+    format!(
+        "INSERT INTO {table} (account, key_id, start_at, outcome, owner, hits, credits) \
+         VALUES {values} ON CONFLICT (account, key_id, start_at, outcome, owner) DO UPDATE \
+         SET hits = {table}.hits + excluded.hits, credits = {table}.credits + excluded.credits"
+    )
+}
+
+/// Adds `taken` to the minute (those starting at `minute_from` or later), hour and day
+/// tables.
+pub(super) fn write_usage(
+    conn: &mut dyn Conn,
+    taken: &[Taken],
+    minute_from: i64,
+) -> Result<(), Error> {
+    let mut params = Vec::with_capacity(7 * USAGE_BATCH);
+    for g in Granularity::ALL {
+        let mut rows = rollup(taken, g);
+        if g == Granularity::Minute {
+            rows.retain(|r| r.0.2 >= minute_from);
+        }
+        let mut rest = rows.as_slice();
+        while !rest.is_empty() {
+            // Power-of-two batches: at most eight statement shapes per table.
+            let n = 1 << rest.len().min(USAGE_BATCH).ilog2();
+            let (batch, tail) = rest.split_at(n);
+            rest = tail;
+            params.clear();
+            for ((account, key_id, start, outcome, owner), hits, credits) in batch {
+                params.extend([
+                    Val::from(&**account),
+                    Val::from(&**key_id),
+                    Val::Int(*start),
+                    Val::from(*outcome),
+                    Val::from(&**owner),
+                    Val::Int(i64::try_from(*hits).unwrap_or(i64::MAX)),
+                    Val::Int(i64::try_from(*credits).unwrap_or(i64::MAX)),
+                ]);
+            }
+            conn.exec(&usage_sql(g.table(), n), &params)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the pending usage counts into the minute, hour and day tables in one
+/// transaction (upserts that add), then deletes buckets past their retention when that
+/// was last done a minute ago or more. On failure the counts stay pending.
+pub(super) fn flush_usage(inner: &Inner) -> Result<usize, Error> {
+    let taken = inner.usage.take();
+    let now = inner.config.clock.now();
+    let prune = now.saturating_sub(inner.usage_pruned_at.load(Ordering::Acquire)) >= 60;
+    if taken.is_empty() && !prune {
+        return Ok(0);
+    }
+    let r = with_tx(&inner.pool, |conn| {
+        write_usage(conn, &taken, i64::MIN)?;
+        if prune {
+            for g in Granularity::ALL {
+                let cutoff = now.saturating_sub(inner.config.usage_retention.of(g));
+                conn.exec(
+                    &format!("DELETE FROM {} WHERE start_at < ?", g.table()),
+                    &[Val::Int(g.floor(cutoff))],
+                )?;
+            }
+        }
+        Ok(taken.len())
+    });
+    match &r {
+        Ok(_) if prune => inner.usage_pruned_at.store(now, Ordering::Release),
+        Ok(_) => {}
+        Err(_) => inner.usage.restore(taken),
+    }
+    r
+}
+
 fn flusher(inner: &Inner, stop: &AtomicBool) {
     while !stop.load(Ordering::Acquire) {
         for _ in 0..10 {
@@ -137,6 +220,7 @@ fn flusher(inner: &Inner, stop: &AtomicBool) {
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = flush(inner);
+        let _ = flush_usage(inner);
     }
 }
 

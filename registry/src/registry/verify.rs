@@ -173,9 +173,9 @@ impl Registry {
                     Some((d, _)) => match secrets::check_digest(cfg, key, d, entry.prev_imported())
                     {
                         Ok(s) => (s, false),
-                        Err(_) => return Err(e),
+                        Err(_) => return Err(self.usage_refused(&entry, now, e)),
                     },
-                    None => return Err(e),
+                    None => return Err(self.usage_refused(&entry, now, e)),
                 },
             };
         if status == DigestStatus::Outdated && current {
@@ -208,6 +208,7 @@ impl Registry {
         if decision.is_ok() && self.inner.config.track_last_used {
             self.touch(&entry, id, now);
         }
+        self.record_usage(&record, now, &decision, report.as_ref());
         Ok(Some(Verification {
             record: Arc::new(record),
             decision,

@@ -7,7 +7,7 @@
 use super::conn::{Conn, DbErr, Dialect, Val};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// SQLite's migrations, version 1 first.
 const SQLITE: [&str; SCHEMA_VERSION as usize] = [
@@ -43,6 +43,9 @@ const SQLITE: [&str; SCHEMA_VERSION as usize] = [
     include_str!("../../migrations/sqlite/0006_metering.sql"),
     // Version 7: limits and credits an owner's keys share (one row per account and owner).
     include_str!("../../migrations/sqlite/0007_owner_meters.sql"),
+    // Version 8: usage analytics. Counts by outcome and credits spent per key in minute,
+    // hour and day buckets (see `crate::usage`), written in batches by the flusher.
+    include_str!("../../migrations/sqlite/0008_usage.sql"),
 ];
 
 /// PostgreSQL's migrations, version 1 first (the same versions as SQLite's).
@@ -57,6 +60,7 @@ const POSTGRES: [&str; SCHEMA_VERSION as usize] = [
     include_str!("../../migrations/postgres/0005_rolled_at.sql"),
     include_str!("../../migrations/postgres/0006_metering.sql"),
     include_str!("../../migrations/postgres/0007_owner_meters.sql"),
+    include_str!("../../migrations/postgres/0008_usage.sql"),
 ];
 
 /// Migration `version` (1-based) for `dialect`; empty outside 1..=[`SCHEMA_VERSION`].

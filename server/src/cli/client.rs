@@ -136,6 +136,11 @@ impl<'a> Session<'a> {
         p
     }
 
+    /// `/v1/accounts/{account}/{rest}`.
+    pub fn account_path(&self, rest: &str) -> String {
+        format!("/v1/accounts/{}/{rest}", path_segment(&self.account))
+    }
+
     /// A call with the caller's key (see [`Client::send`] and [`Client::ok`]).
     pub fn call(
         &self,

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::client::{Conn, Session};
 use super::exit::Exit;
-use super::print::print_table;
+use super::print::{print_table, rfc3339};
 use super::{CliResult, fail1};
 
 #[derive(Subcommand)]
@@ -100,6 +100,26 @@ pub enum KeysCmd {
         /// Seconds the old secret keeps working (0-2592000).
         #[arg(long, default_value_t = 0)]
         grace: i64,
+    },
+    /// Verifications by outcome and credits spent, in minute, hour or day buckets: of
+    /// one key (ID), of the keys of one owner (--owner), or of the whole account.
+    Usage {
+        #[command(flatten)]
+        conn: Conn,
+        /// Key id or name; the whole account (or --owner's keys) when omitted.
+        id: Option<String>,
+        /// Only the keys with this owner (without ID).
+        #[arg(long, conflicts_with = "id")]
+        owner: Option<String>,
+        /// Start, unix seconds (default: one hour, day or 30 days before --to).
+        #[arg(long)]
+        from: Option<i64>,
+        /// End, unix seconds, exclusive (default: now).
+        #[arg(long)]
+        to: Option<i64>,
+        /// minute, hour or day.
+        #[arg(long, default_value = "hour")]
+        granularity: String,
     },
     /// Delete a key (soft; it stops verifying at once).
     Delete {
@@ -311,6 +331,37 @@ pub fn keys(cmd: KeysCmd) -> CliResult {
             let body = json!({"grace_seconds": grace});
             s.print(&s.call("POST", &path, None, Some(&body))?);
         }
+        KeysCmd::Usage {
+            conn,
+            id,
+            owner,
+            from,
+            to,
+            granularity,
+        } => {
+            let s = Session::open(&conn)?;
+            let mut q: Vec<(&str, String)> = vec![("granularity", granularity)];
+            if let Some(f) = from {
+                q.push(("from", f.to_string()));
+            }
+            if let Some(t) = to {
+                q.push(("to", t.to_string()));
+            }
+            if let Some(o) = owner {
+                q.push(("owner", o));
+            }
+            let qs = serde_urlencoded::to_string(&q).unwrap_or_default();
+            let path = match &id {
+                Some(id) => format!("{}?{qs}", s.keys_path(Some(id), Some("usage"))),
+                None => format!("{}?{qs}", s.account_path("usage")),
+            };
+            let v = s.call("GET", &path, None, None)?;
+            if conn.json {
+                println!("{v}");
+            } else {
+                print_usage(&v);
+            }
+        }
         KeysCmd::Delete { conn, id, if_match } => {
             let s = Session::open(&conn)?;
             s.call("DELETE", &s.keys_path(Some(&id), None), if_match, None)?;
@@ -322,4 +373,38 @@ pub fn keys(cmd: KeysCmd) -> CliResult {
         }
     }
     Ok(Exit::Success)
+}
+
+/// A usage answer as a table: one line per bucket, then the totals.
+fn print_usage(v: &Value) {
+    println!(
+        "{:<20}  {:>10}  {:>10}  {:>10}  OUTCOMES",
+        "START", "VALID", "REFUSED", "CREDITS"
+    );
+    let (mut valid, mut refused, mut credits) = (0, 0, 0);
+    for b in v["data"].as_array().map_or(&[][..], Vec::as_slice) {
+        let n = |k: &str| b[k].as_u64().unwrap_or(0);
+        (valid, refused, credits) = (
+            valid + n("valid"),
+            refused + n("refused"),
+            credits + n("credits_spent"),
+        );
+        let outcomes: Vec<String> = b["outcomes"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, c)| format!("{k}={c}")).collect())
+            .unwrap_or_default();
+        println!(
+            "{:<20}  {:>10}  {:>10}  {:>10}  {}",
+            b["start"].as_i64().map_or_else(String::new, rfc3339),
+            n("valid"),
+            n("refused"),
+            n("credits_spent"),
+            outcomes.join(" ")
+        );
+    }
+    println!(
+        "{} {} buckets: {valid} valid, {refused} refused, {credits} credits spent",
+        v["data"].as_array().map_or(0, Vec::len),
+        v["granularity"].as_str().unwrap_or("")
+    );
 }

@@ -1,7 +1,7 @@
 //! The HTTP API under `/v1`, plus `/healthz`, `/readyz` and `/metrics`: one module per
 //! resource, each with its own `router()`, merged in [`router`].
 //!
-//! Management calls (`/v1/accounts/{account}/...`) are authorised by keyseal keys
+//! Management calls (`/v1/accounts/{account}/...`: keys, audit, usage) are authorised by keyseal keys
 //! themselves ([`extract::Manager`]): an enabled `account-owner` key manages its own
 //! account; other roles get 403 `permission_denied`; read-only keys only read (403
 //! `read_only_key` otherwise); a key of another account gets 404 `not_found`, exactly as
@@ -18,6 +18,7 @@ mod ratelimit;
 mod record;
 pub(crate) mod state;
 mod tokens;
+mod usage;
 mod verify;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let management = keys::router()
         .merge(audit::router())
         .merge(metering::router())
+        .merge(usage::router())
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             extract::authorize,
@@ -86,6 +88,8 @@ mod tests {
             "/v1/accounts/{account}/owners/{owner}/meter",
             "/v1/accounts/{account}/owners/{owner}/credits",
             "/v1/accounts/{account}/audit",
+            "/v1/accounts/{account}/keys/{id}/usage",
+            "/v1/accounts/{account}/usage",
             "/v1/verify",
             "/v1/token",
             "/v1/apikey/authenticate",
@@ -98,6 +102,6 @@ mod tests {
         ] {
             assert!(paths.contains_key(p), "{p} is not documented");
         }
-        assert_eq!(paths.len(), 18, "a documented path has no route");
+        assert_eq!(paths.len(), 20, "a documented path has no route");
     }
 }

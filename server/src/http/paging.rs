@@ -9,7 +9,7 @@ use super::state::ApiResult;
 use crate::error::ApiError;
 
 /// Parses a query string into pairs, refusing unknown and repeated parameters.
-fn query_pairs(raw: Option<&str>, known: &[&str]) -> ApiResult<Vec<(String, String)>> {
+pub(super) fn query_pairs(raw: Option<&str>, known: &[&str]) -> ApiResult<Vec<(String, String)>> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|_| ApiError::bad_request("invalid argument: the query string does not parse"))?;
     for (i, (k, _)) in pairs.iter().enumerate() {
