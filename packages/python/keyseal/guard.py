@@ -202,7 +202,10 @@ class Guard:
 
     ``account``: the tenant this service serves; tokens of other accounts are refused
     (server guards; defaults to the client's account when the client has a key, else
-    every account's tokens pass the signature and key checks). ``cache_ttl`` (seconds,
+    every account's tokens pass the signature and key checks). In-process, a token's
+    ``key_id`` is looked up too, so a token never outlives its key, and
+    ``on_outdated(key, digest)`` (optional) is called with a fresh digest when a key
+    verified under an older pepper or an imported digest: store it. ``cache_ttl`` (seconds,
     default 1.0, 0 turns the cache off) and ``cache_size`` (default 10,000) bound the cache
     of positive server answers; refusals are never cached.
     """
@@ -216,6 +219,7 @@ class Guard:
         peppers: Optional[PepperSet] = None,
         keyset: Optional[Keyset] = None,
         issuer: Optional[str] = None,
+        on_outdated: Optional[Callable[[LocalKey, str], Any]] = None,
         account: Optional[str] = None,
         cache_ttl: float = 1.0,
         cache_size: int = 10_000,
@@ -230,6 +234,7 @@ class Guard:
         self._peppers = peppers
         self._keyset = keyset
         self._issuer = issuer
+        self._on_outdated = on_outdated
         self._account = account
         self.cache = _Cache(cache_ttl, cache_size)
 
@@ -315,7 +320,7 @@ class Guard:
             raise as_refusal(e) from None
         ip = _ip(client_ip)
         if self.client is None:
-            return self._check_local(cred.kind, cred.value, requirement, method, ip, None)
+            return self._check_local(cred.kind, cred.value, requirement, method, ip)
         if isinstance(self.client, AsyncClient):
             raise TypeError("this Guard holds an AsyncClient: use `await guard.acheck(...)`")
         ck = self._cache_key(cred.kind, cred.value, requirement, method, ip)
@@ -351,53 +356,64 @@ class Guard:
         if not req.dry_run and not self._metered(p):
             self.cache.put(ck, dataclasses.replace(p, cached=True))
 
-    def _check_local(
-        self, kind: str, value: str, req: Requirement, method: Optional[str], ip: Optional[str], record: Optional[LocalKey]
+    def _local_begin(self, kind: str, value: str) -> Tuple[str, Optional[Dict[str, Any]]]:
+        """The id to look up, and a token's verified claims."""
+        assert self._format is not None
+        if kind == "token":
+            if self._keyset is None:
+                raise refusal("unsupported_auth_scheme", "tokens are not accepted here: send the API key")
+            verified = self._keyset.verify(value, issuer=self._issuer) if self._issuer else self._keyset.verify(value)
+            claims = dict(verified.claims)
+            key_id = claims.get("key_id")
+            if not isinstance(key_id, str):
+                raise refusal("missing_claim", "the token has no key_id claim")
+            return key_id, claims
+        return self._format.parse(value).id, None  # structure + checksum before any lookup
+
+    def _local_finish(
+        self,
+        kind: str,
+        value: str,
+        claims: Optional[Dict[str, Any]],
+        record: Optional[LocalKey],
+        req: Requirement,
+        method: Optional[str],
+        ip: Optional[str],
     ) -> Principal:
-        assert self._format is not None and self._peppers is not None
-        try:
-            if kind == "token":
-                if self._keyset is None:
-                    raise refusal("unsupported_auth_scheme", "tokens are not accepted here: send the API key")
-                claims = self._keyset.verify(value, issuer=self._issuer).claims if self._issuer else self._keyset.verify(value).claims
-                p = Principal(
-                    key_id=str(claims.get("key_id") or claims.get("sub")),
-                    account=claims.get("account"),
-                    owner=claims.get("sub"),
-                    role=claims.get("role"),
-                    scopes=tuple(str(claims.get("scope") or "").split()),
-                    via="token",
-                    claims=claims,
-                )
-                self._check_token_policy(p, req, method)
-                return p
-            if record is None:
-                parts = self._format.parse(value)  # structure + checksum before any lookup
-                assert self._lookup is not None
-                found = self._lookup(parts.id)
-                if inspect.isawaitable(found):
-                    raise TypeError("an async lookup needs `await guard.acheck(...)`")
-                record = found
-            if record is None:
-                raise refusal("not_found", "no such key")
-            self._peppers.verify(value, record.digest)
-            record.policy.check(
-                method=method,
-                client_ip=ip,
-                required_scopes=list(req.required_scopes),
-                allowed_roles=list(req.allowed_roles) if req.allowed_roles is not None else None,
-            )
-        except KeysealError as e:
-            raise as_refusal(e) from None
+        assert self._peppers is not None
+        if record is None:
+            raise refusal("not_found", "no such key")
+        if claims is None and self._peppers.verify(value, record.digest) == "outdated" and self._on_outdated is not None:
+            self._on_outdated(record, self._peppers.digest(value))
+        # A token is checked against its key's current policy too: disabled, revoked or
+        # expired keys stop their tokens at once.
+        record.policy.check(
+            method=method,
+            client_ip=ip,
+            required_scopes=list(req.required_scopes),
+            allowed_roles=list(req.allowed_roles) if req.allowed_roles is not None else None,
+        )
         return Principal(
             key_id=record.id,
-            account=None,
+            account=claims.get("account") if claims else None,
             owner=record.owner,
             role=record.role,
             scopes=record.scopes,
-            via="api_key",
+            via="token" if claims is not None else "api_key",
             key=record,
+            claims=claims,
         )
+
+    def _check_local(self, kind: str, value: str, req: Requirement, method: Optional[str], ip: Optional[str]) -> Principal:
+        try:
+            key_id, claims = self._local_begin(kind, value)
+            assert self._lookup is not None
+            found = self._lookup(key_id)
+            if inspect.isawaitable(found):
+                raise TypeError("an async lookup needs `await guard.acheck(...)`")
+            return self._local_finish(kind, value, claims, found, req, method, ip)
+        except KeysealError as e:
+            raise as_refusal(e) from None
 
     # -- async -----------------------------------------------------------------------------
 
@@ -417,18 +433,14 @@ class Guard:
             raise as_refusal(e) from None
         ip = _ip(client_ip)
         if self.client is None:
-            record: Optional[LocalKey] = None
-            if cred.kind != "token":
-                assert self._format is not None and self._lookup is not None
-                try:
-                    parts = self._format.parse(cred.value)
-                except KeysealError as e:
-                    raise as_refusal(e) from None
-                found = self._lookup(parts.id)
+            try:
+                key_id, claims = self._local_begin(cred.kind, cred.value)
+                assert self._lookup is not None
+                found = self._lookup(key_id)
                 record = await found if inspect.isawaitable(found) else found
-                if record is None:
-                    raise refusal("not_found", "no such key")
-            return self._check_local(cred.kind, cred.value, requirement, method, ip, record)
+                return self._local_finish(cred.kind, cred.value, claims, record, requirement, method, ip)
+            except KeysealError as e:
+                raise as_refusal(e) from None
         if isinstance(self.client, Client):
             import anyio.to_thread
 
