@@ -146,3 +146,26 @@ describe("honoMiddleware with a KeysealClient", () => {
     }
   });
 });
+
+test("the README's keyseal serve example runs as pasted and prints what its comments say", async () => {
+  const { readFileSync, writeFileSync, rmSync } = await import("node:fs");
+  const { execFileSync } = await import("node:child_process");
+  const readme = readFileSync(join(ROOT, "packages", "npm", "README.md"), "utf8");
+  const block = /```js serve\n([\s\S]*?)```/.exec(readme)[1];
+  const want = [...block.matchAll(/^console\.log\(.*\/\/ (.*)$/gm)].map((m) => m[1]);
+  assert.ok(want.length >= 3);
+  // examples/node has express and keyseal (a link to packages/npm) installed; a fresh
+  // account, since the example names its key.
+  const fresh = server.init(unique("acct_readme"));
+  const file = join(ROOT, "examples", "node", `.readme-${process.pid}.mjs`);
+  writeFileSync(file, block);
+  try {
+    const out = execFileSync(process.execPath, [file], {
+      env: { ...process.env, KEYSEAL_URL: server.url, KEYSEAL_KEY: fresh.ownerKey },
+      encoding: "utf8",
+    });
+    assert.deepEqual(out.trimEnd().split("\n"), want);
+  } finally {
+    rmSync(file, { force: true });
+  }
+});
