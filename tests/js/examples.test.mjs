@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { PKG, ROOT, wantWorkerd } from "./helpers.mjs";
+import { PKG, ROOT, startServer, wantWorkerd } from "./helpers.mjs";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -105,6 +105,51 @@ describe("examples/node (Express on 127.0.0.1)", () => {
     assert.equal(res.status, 401);
     assert.equal(res.headers.get("www-authenticate"), 'Bearer error="invalid_token"');
     assert.equal((await res.json()).error, "token_expired");
+  });
+});
+
+describe("examples/node/served.mjs (Express verifying against keyseal serve on 127.0.0.1)", () => {
+  let ks;
+  let http;
+  let base;
+  let owner;
+  before(async () => {
+    ks = await startServer();
+    const api = await import(join(PKG, "src", "node.mjs"));
+    owner = new api.KeysealClient({ url: ks.url, key: ks.ownerKey });
+    const { createServedApp } = await import(join(ROOT, "examples", "node", "served.mjs"));
+    const app = createServedApp({ client: new api.KeysealClient({ url: ks.url }), cacheTtl: 200 });
+    http = await new Promise((resolve) => {
+      const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    base = `http://127.0.0.1:${http.address().port}`;
+  });
+  after(async () => {
+    http?.close();
+    await ks?.stop();
+  });
+  const call = async (method, path, key) => {
+    const res = await fetch(base + path, { method, headers: { "content-type": "application/json", "x-api-key": key }, body: method === "POST" ? "{\"name\":\"n\"}" : undefined });
+    return { status: res.status, body: await res.json() };
+  };
+
+  test("scopes per method; a disabled key is refused within the cache TTL", async () => {
+    const reader = await owner.createKey({ name: "reader", owner: "u1", scopes: ["items:read"] });
+    assert.deepEqual(await call("GET", "/items", reader.secret), { status: 200, body: { items: ["a", "b"], by: "api_key", owner: "u1" } });
+    const denied = await call("POST", "/items", reader.secret);
+    assert.deepEqual([denied.status, denied.body.error], [403, "insufficient_scope"]);
+    await owner.disableKey(reader.id);
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal((await call("GET", "/items", reader.secret)).body.error, "key_disabled");
+  });
+
+  test("metered writes spend the key's credits; 429 when they run out", async () => {
+    const writer = await owner.createKey({ name: "writer", scopes: ["items:*"], credits: { remaining: 12 } });
+    assert.deepEqual(await call("POST", "/reports", writer.secret), { status: 200, body: { credits: 7 } });
+    assert.deepEqual(await call("POST", "/reports", writer.secret), { status: 200, body: { credits: 2 } });
+    const refused = await call("POST", "/reports", writer.secret);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.error, "usage_exceeded");
   });
 });
 
