@@ -7,7 +7,7 @@ import { KeysealClient, honoMiddleware } from "../../../packages/npm/src/wasm.mj
 let app;
 function build(env) {
   const a = new Hono();
-  a.use("/invoices", honoMiddleware({ client: new KeysealClient({ url: env.KEYSEAL_URL }), requiredScopes: ["invoices:read"], cacheTtl: 300 }));
+  a.use("/invoices", honoMiddleware({ client: new KeysealClient({ url: env.KEYSEAL_URL }), requiredScopes: ["invoices:read"], cacheTtl: 1000 }));
   a.get("/invoices", (c) => {
     const who = c.get("keyseal");
     return c.json({ key_id: who.keyId, cached: who.cached });
