@@ -2,7 +2,7 @@
 // connection (127.0.0.1), the Worker inside workerd through Miniflare.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { PKG, ROOT, startServer, wantWorkerd } from "./helpers.mjs";
 
@@ -170,12 +170,26 @@ describe("examples/workers (Worker in workerd via Miniflare)", { skip: !wantWork
     // the importer (examples/workers/src/keyseal): a module there re-exports the
     // package's `workerd` entry, read from package.json's exports map.
     const exportsMap = JSON.parse(read("packages", "npm", "package.json")).exports["."];
+    // `import "hono"` likewise: a module beside the importer re-exports the Hono the test
+    // suite installs, listed here with every module it imports (wrangler would bundle them).
+    const honoDir = "tests/js/node_modules/hono/dist";
+    const honoModules = [];
+    const visit = (rel, seen = new Set()) => {
+      if (seen.has(rel)) return;
+      seen.add(rel);
+      const text = read(rel).toString();
+      honoModules.push({ type: "ESModule", path: join(ROOT, rel), contents: text });
+      for (const m of text.matchAll(/(?:from|import)\s*"(\.[^"]+)"/g)) visit(join(dirname(rel), m[1]), seen);
+    };
+    visit(`${honoDir}/index.js`);
     mf = new Miniflare({
       compatibilityDate,
       modulesRoot: ROOT,
       modules: [
         { type: "ESModule", path: join(ROOT, "examples/workers/src/index.js"), contents: read("examples/workers/src/index.js") },
         { type: "ESModule", path: join(ROOT, "examples/workers/src/keyseal"), contents: `export * from "../../../packages/npm/${exportsMap.workerd.slice(2)}";` },
+        { type: "ESModule", path: join(ROOT, "examples/workers/src/hono"), contents: `export * from "../../../${honoDir}/index.js";` },
+        ...honoModules,
         { type: "ESModule", path: join(ROOT, "packages/npm/src/wasm.mjs"), contents: read("packages/npm/src/wasm.mjs") },
         { type: "ESModule", path: join(ROOT, "packages/npm/src/api.mjs"), contents: read("packages/npm/src/api.mjs") },
         { type: "ESModule", path: join(ROOT, "packages/npm/src/status.mjs"), contents: read("packages/npm/src/status.mjs") },
