@@ -1,5 +1,6 @@
 //! A tower [`Layer`](tower_layer::Layer) for axum (or any tower service over `http`
-//! requests) that verifies each request's keyseal credential against `keyseal serve`.
+//! requests) that verifies each request's keyseal credential against `keyseal serve`, or
+//! in-process.
 //!
 //! ```no_run
 //! use axum::{Extension, Router, routing::get};
@@ -28,6 +29,8 @@
 //!   credential; refusals, metered answers and dry runs are never cached.
 //! - The HTTP call is blocking (ureq, pooled connections) and runs on tokio's blocking
 //!   pool, so the async threads never wait on it.
+//! - [`KeysealLayer::in_process`] verifies API keys without a server: your [`Lookup`]
+//!   finds the [`LocalKey`] (stored digest and policy) and the keyseal core checks them.
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -41,7 +44,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
-use keyseal::{Credential, KeyPolicy, RequestContext, Scope};
+use keyseal::{Credential, KeyFormat, KeyPolicy, PepperSet, RequestContext, Scope};
 use serde_json::{Value, json};
 
 /// The caller of an allowed request, in the request's extensions.
@@ -92,6 +95,48 @@ struct Shared {
     config: Config,
     agent: ureq::Agent,
     cache: Mutex<Cache>,
+    local: Option<Arc<Local>>,
+}
+
+/// What an in-process layer checks with.
+struct Local {
+    format: KeyFormat,
+    peppers: PepperSet,
+    lookup: Box<dyn Lookup>,
+}
+
+/// A key as your store holds it, for an in-process layer: its public id, its stored digest
+/// (`PepperSet::digest`), its policy, and its owner.
+#[derive(Clone, Debug)]
+pub struct LocalKey {
+    /// The key's public id.
+    pub id: String,
+    /// The stored digest.
+    pub digest: String,
+    /// Scopes, role, read-only, IP ranges, expiry, enabled, revoked.
+    pub policy: KeyPolicy,
+    /// Who the key belongs to.
+    pub owner: Option<String>,
+}
+
+/// The future a [`Lookup`] returns.
+pub type LookupFuture = Pin<Box<dyn Future<Output = Option<LocalKey>> + Send>>;
+
+/// Finds a key by its public id for an in-process layer (a database query, a map); any
+/// `Fn(String) -> impl Future<Output = Option<LocalKey>>` is one.
+pub trait Lookup: Send + Sync + 'static {
+    /// The key with this id, or `None`.
+    fn find(&self, key_id: String) -> LookupFuture;
+}
+
+impl<F, Fut> Lookup for F
+where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Option<LocalKey>> + Send + 'static,
+{
+    fn find(&self, key_id: String) -> LookupFuture {
+        Box::pin(self(key_id))
+    }
 }
 
 #[derive(Default)]
@@ -115,10 +160,26 @@ impl KeysealLayer {
             cache_size: 10_000,
             timeout: Duration::from_secs(10),
         };
-        Self::from_config(config)
+        Self::from_config(config, None)
     }
 
-    fn from_config(config: Config) -> Self {
+    /// A layer that verifies API keys in-process: the key's structure and checksum with
+    /// `format`, its digest from `lookup` with `peppers`, then its policy, all by the
+    /// keyseal core; no server, no cache. Exchange tokens are refused
+    /// (`unsupported_auth_scheme`) in this mode.
+    pub fn in_process(format: KeyFormat, peppers: PepperSet, lookup: impl Lookup) -> Self {
+        let mut layer = Self::new("");
+        let config = layer.shared.config.clone();
+        let local = Arc::new(Local {
+            format,
+            peppers,
+            lookup: Box::new(lookup),
+        });
+        layer = Self::from_config(config, Some(local));
+        layer
+    }
+
+    fn from_config(config: Config, local: Option<Arc<Local>>) -> Self {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.timeout))
             .http_status_as_error(false)
@@ -129,6 +190,7 @@ impl KeysealLayer {
                 config,
                 agent,
                 cache: Mutex::new(Cache::default()),
+                local,
             }),
         }
     }
@@ -136,7 +198,7 @@ impl KeysealLayer {
     fn with(self, f: impl FnOnce(&mut Config)) -> Self {
         let mut config = self.shared.config.clone();
         f(&mut config);
-        Self::from_config(config)
+        Self::from_config(config, self.shared.local.clone())
     }
 
     /// Scopes the key must hold. Defaults to none.
@@ -481,6 +543,71 @@ impl Shared {
         })
     }
 
+    async fn verify_local(
+        &self,
+        local: &Local,
+        cred: Credential<'_>,
+        method: &str,
+        ip: Option<String>,
+    ) -> Result<Principal, Refusal> {
+        let Some(key) = cred.key() else {
+            return Err(Refusal::new(
+                "unsupported_auth_scheme",
+                "unsupported credential: this endpoint accepts api keys only",
+            ));
+        };
+        // Structure and checksum before any lookup: typos never reach the store.
+        let id = local
+            .format
+            .check(&key)
+            .map_err(|e| Refusal::from_core(&e))?
+            .id()
+            .to_owned();
+        let Some(record) = local.lookup.find(id).await else {
+            return Err(Refusal::new("not_found", "no such key"));
+        };
+        local
+            .peppers
+            .verify(&key, &record.digest)
+            .map_err(|e| Refusal::from_core(&e))?;
+        let c = &self.config;
+        let required: Vec<&str> = c.required_scopes.iter().map(String::as_str).collect();
+        let roles: Vec<&str> = c
+            .allowed_roles
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let mut ctx = RequestContext::at(now);
+        ctx.method = Some(method);
+        ctx.client_ip = ip.as_deref().and_then(|ip| ip.parse().ok());
+        ctx.required_scopes = &required;
+        ctx.allowed_roles = &roles;
+        record
+            .policy
+            .check(&ctx)
+            .map_err(|e| Refusal::from_core(&e))?;
+        Ok(Principal {
+            key_id: record.id,
+            account: None,
+            owner: record.owner,
+            role: record.policy.role.clone(),
+            scopes: record
+                .policy
+                .scopes
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            via: "api_key",
+            cached: false,
+            meter: None,
+            headers: Vec::new(),
+        })
+    }
+
     async fn verify(
         self: Arc<Self>,
         headers: &HeaderMap,
@@ -492,6 +619,9 @@ impl Shared {
             .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
             .collect();
         let cred = keyseal::extract_credential(pairs).map_err(|e| Refusal::from_core(&e))?;
+        if let Some(local) = self.local.clone() {
+            return self.verify_local(&local, cred, method, ip).await;
+        }
         let (token, value) = match cred {
             Credential::Token(t) => (true, t.to_owned()),
             other => (

@@ -311,3 +311,115 @@ async fn layer_against_keyseal_serve() {
     );
     assert!(limited.header("retry-after").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_layer() {
+    use keyseal::{FixedEntropy, KeyFormat, KeyPolicy, Pepper, PepperSet, Scope};
+    use keyseal_axum::LocalKey;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    let format = KeyFormat::new("acme").unwrap();
+    let peppers = PepperSet::new(Pepper::new("p1", &[7u8; 32]).unwrap());
+    let entropy: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    let mut rng = FixedEntropy::new(&entropy);
+    let reader = format.generate(&mut rng).unwrap();
+    let read_only = format.generate(&mut rng).unwrap();
+    let unknown = format.generate(&mut rng).unwrap();
+    let record = |key: &keyseal::ApiKey, policy: KeyPolicy| LocalKey {
+        id: key.id().to_owned(),
+        digest: peppers.digest(key.expose()),
+        policy,
+        owner: Some("alice".to_owned()),
+    };
+    let scopes = vec![Scope::new("invoices:read").unwrap()];
+    let rows: Arc<HashMap<String, LocalKey>> = Arc::new(HashMap::from([
+        (
+            reader.id().to_owned(),
+            record(
+                &reader,
+                KeyPolicy {
+                    scopes: scopes.clone(),
+                    ..KeyPolicy::default()
+                },
+            ),
+        ),
+        (
+            read_only.id().to_owned(),
+            record(
+                &read_only,
+                KeyPolicy {
+                    scopes,
+                    read_only: true,
+                    ..KeyPolicy::default()
+                },
+            ),
+        ),
+    ]));
+    let lookup = move |id: String| {
+        let rows = rows.clone();
+        async move { rows.get(&id).cloned() }
+    };
+    let layer =
+        KeysealLayer::in_process(format, peppers, lookup).required_scopes(["invoices:read"]);
+    let app: Router = Router::new()
+        .route(
+            "/invoices",
+            get(|Extension(who): Extension<Principal>| async move {
+                axum::Json(json!({"key_id": who.key_id, "owner": who.owner}))
+            })
+            .delete(|| async { "deleted" }),
+        )
+        .layer(layer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+
+    let ok = get_with(addr, vec![("x-api-key", reader.expose().to_owned())]).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.body, json!({"key_id": reader.id(), "owner": "alice"}));
+    let missing = get_with(addr, vec![("x-api-key", unknown.expose().to_owned())]).await;
+    assert_eq!(
+        (missing.status, missing.body["error"]["code"].as_str()),
+        (401, Some("not_found"))
+    );
+    let mut typo = reader.expose().to_owned();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'A' { 'B' } else { 'A' });
+    let bad = get_with(addr, vec![("x-api-key", typo)]).await;
+    assert_eq!(
+        (bad.status, bad.body["error"]["code"].as_str()),
+        (401, Some("bad_checksum"))
+    );
+    let secret = read_only.expose().to_owned();
+    let deleted = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let mut res = agent
+            .delete(format!("http://{addr}/invoices"))
+            .header("x-api-key", &secret)
+            .call()
+            .unwrap();
+        (
+            res.status().as_u16(),
+            res.body_mut().read_json::<Value>().unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (deleted.0, deleted.1["error"]["code"].as_str()),
+        (403, Some("read_only_key"))
+    );
+    let token = get_with(addr, vec![("authorization", "Bearer a.b.c".to_owned())]).await;
+    assert_eq!(token.status, 401);
+}
