@@ -6,7 +6,9 @@ Clients authenticate with any of the three forms keyseal extracts from headers:
 - ``Authorization: Bearer <key or token>``
 - ``accessKey: <prefix_id>`` + ``secretKey: <secret+checksum>``
 
-Each route states the scopes it needs; read-only keys may only GET. ``POST /auth/token``
+Each route states the scopes it needs with FastAPI's ``Security(auth, scopes=[...])``
+(``keyseal.fastapi.KeysealAuth``, which also puts the scheme in the OpenAPI document);
+read-only keys may only GET. ``POST /auth/token``
 exchanges an API key for a 10-minute token, which then works as a Bearer credential for as
 long as its key stays valid (revoking a key stops its tokens too).
 
@@ -15,16 +17,15 @@ Run it: ``KEYSEAL_PEPPER=... KEYSEAL_TOKEN_SECRET=... uvicorn app:app`` (from th
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Security
 
 import keyseal
+from keyseal.fastapi import KeysealAuth
+from keyseal.guard import Guard, LocalKey, Principal
 
 ISSUER = "https://api.acme.example"
 FORMAT = keyseal.KeyFormat("acme_live")
@@ -53,98 +54,49 @@ class Store:
         self.records[record.id] = record
 
 
-@dataclass(frozen=True)
-class Principal:
-    key_id: str
-    owner: str
-    via: str  # "api_key" or "token"
-
-
-# The one code -> HTTP status table of keyseal (server/errors.json, generated from the
-# server's src/error.rs): the keyseal server and the npm helpers answer the same statuses
-# and the same WWW-Authenticate value. Outside this repository, point KEYSEAL_ERRORS_JSON
-# at a copy of the file.
-ERRORS_JSON = Path(
-    os.environ.get("KEYSEAL_ERRORS_JSON", Path(__file__).resolve().parents[2] / "server" / "errors.json")
-)
-_TABLE: dict[str, Any] = json.loads(ERRORS_JSON.read_text(encoding="utf-8"))
-# 401 for "who are you?" (a bad, unknown or unusable credential), 403 for "you may not".
-STATUS: dict[str, int] = {c["code"]: c["credential_status"] for c in _TABLE["codes"]}
-WWW_AUTHENTICATE: str = _TABLE["www_authenticate"]
-
-
-def http_error(e: keyseal.KeysealError) -> HTTPException:
-    status = STATUS.get(e.code, 500)
-    # keyseal messages never contain keys, tokens or secrets, so they are safe to return.
-    return HTTPException(
-        status_code=status,
-        detail={"code": e.code, "message": str(e)},
-        headers={"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None,
-    )
-
-
-def client_ip(request: Request) -> Optional[str]:
-    host = request.client.host if request.client else None
-    try:
-        return str(ipaddress.ip_address(host)) if host else None
-    except ValueError:  # e.g. a test client's "testclient"
-        return None
-
-
 def create_app(peppers: keyseal.PepperSet, keyset: keyseal.Keyset, store: Store) -> FastAPI:
     app = FastAPI(title="keyseal example")
 
-    def resolve(request: Request) -> tuple[Principal, KeyRecord]:
-        cred = keyseal.extract_credential(request.headers)
-        if cred.kind == "token":
-            claims = keyset.verify(cred.value, issuer=ISSUER).claims
-            key_id = claims.get("key_id")
-            record = store.get(key_id) if isinstance(key_id, str) else None
-            if record is None:
-                raise HTTPException(401, detail={"code": "not_found", "message": "unknown key"})
-            return Principal(record.id, record.owner, "token"), record
-        key = FORMAT.parse(cred.value)  # structure + checksum before any lookup
-        record = store.get(key.id)
+    def lookup(key_id: str) -> Optional[LocalKey]:
+        # A database query in real life (it may be `async def`: the guard awaits it).
+        record = store.get(key_id)
         if record is None:
-            raise HTTPException(401, detail={"code": "not_found", "message": "unknown key"})
-        if peppers.verify(cred.value, record.digest) == "outdated":
-            record.digest = peppers.digest(cred.value)  # upgrade old peppers and imports
-        return Principal(record.id, record.owner, "api_key"), record
+            return None
+        return LocalKey(record.id, record.digest, record.policy, owner=record.owner, role=record.policy.role)
 
-    def require(*scopes: str, api_key_only: bool = False) -> Callable[[Request], Principal]:
-        def dependency(request: Request) -> Principal:
-            try:
-                principal, record = resolve(request)
-                if api_key_only and principal.via != "api_key":
-                    raise HTTPException(401, detail={"code": "api_key_required", "message": "use an API key"})
-                record.policy.check(
-                    client_ip=client_ip(request),
-                    method=request.method,
-                    required_scopes=scopes,
-                )
-                return principal
-            except keyseal.KeysealError as e:
-                raise http_error(e) from None
+    def upgrade(key: LocalKey, digest: str) -> None:
+        # The key verified under an older pepper, or an imported digest: store the new one.
+        record = store.get(key.id)
+        if record is not None:
+            record.digest = digest
 
-        return dependency
+    # In-process verification: the key's structure and checksum, its digest, its policy
+    # (scopes per route, read-only keys only GET, IP ranges, expiry, revocation); tokens
+    # by the keyset, and their key's current policy. With `keyseal serve`, the same
+    # dependency takes `Guard(keyseal.AsyncClient(url))` instead.
+    guard = Guard(lookup=lookup, key_format=FORMAT, peppers=peppers, keyset=keyset, issuer=ISSUER, on_outdated=upgrade)
+    auth = KeysealAuth(guard)
 
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok", "keyseal": keyseal.__version__}
 
     @app.get("/keys/me")
-    def me(principal: Principal = Depends(require("keys:read"))) -> dict[str, str]:
+    def me(principal: Principal = Security(auth, scopes=["keys:read"])) -> dict[str, Optional[str]]:
         return {"key_id": principal.key_id, "owner": principal.owner, "via": principal.via}
 
     @app.post("/keys")
-    def create_key(principal: Principal = Depends(require("keys:write"))) -> dict[str, Any]:
+    def create_key(principal: Principal = Security(auth, scopes=["keys:write"])) -> dict[str, Any]:
         key = FORMAT.generate()
-        store.put(KeyRecord(key.id, principal.owner, peppers.digest(key.expose()), keyseal.KeyPolicy(scopes=["keys:read"])))
+        owner = principal.owner or principal.key_id
+        store.put(KeyRecord(key.id, owner, peppers.digest(key.expose()), keyseal.KeyPolicy(scopes=["keys:read"])))
         # The only time the full key is shown.
         return {"id": key.id, "key": key.expose()}
 
     @app.post("/auth/token")
-    def token(principal: Principal = Depends(require(api_key_only=True))) -> dict[str, Any]:
+    def token(principal: Principal = Security(auth)) -> dict[str, Any]:
+        if principal.via != "api_key":
+            raise HTTPException(401, detail={"code": "api_key_required", "message": "use an API key"})
         record = store.get(principal.key_id)
         assert record is not None
         ttl = 600

@@ -86,6 +86,12 @@ export class KeysealError<C extends ErrorCode = ErrorCode> extends Error {
   readonly family: ErrorFamily;
   /** The class name, e.g. "SignatureError". */
   readonly name: string;
+  /** The HTTP status, on errors answered by `keyseal serve` (KeysealClient). */
+  readonly status?: number;
+  /** Seconds the server asked to wait (Retry-After), or null; KeysealClient errors only. */
+  readonly retryAfter?: number | null;
+  /** Metering headers of a server-backed helper's refusal (RateLimit-Policy, RateLimit, Retry-After). */
+  readonly headers?: Record<string, string>;
 }
 export class MalformedError extends KeysealError<MalformedCode> {}
 export class SignatureError extends KeysealError<SignatureCode> {}
@@ -454,6 +460,53 @@ export interface HelperOptions<Req> {
   authorize?: (auth: Auth, request: Req) => MaybePromise<unknown>;
 }
 
+/**
+ * Server-backed options of `expressMiddleware`, `verifyRequest` and `honoMiddleware`:
+ * verification by `keyseal serve` through a `KeysealClient` (instead of `keyset` and
+ * `verifyKey`). Positive answers are cached per options object for `cacheTtl` ms (default
+ * 1000, 0 turns it off), at most `cacheSize` (default 10,000) entries; refusals, metered
+ * answers and dry runs are never cached.
+ */
+export interface ServerHelperOptions<Req> {
+  client: KeysealClient;
+  /** The tenant this service serves: tokens of other accounts are refused. Defaults to the client key's account. */
+  account?: string;
+  requiredScopes?: string[];
+  allowedRoles?: string[];
+  /** Units of cost for the key's limits and credits; defaults to 1. */
+  cost?: number;
+  /** Names of the limits to apply; defaults to all. */
+  limits?: string[];
+  /** Answer without spending; defaults to false. */
+  dryRun?: boolean;
+  /** Defaults to 1000 ms. */
+  cacheTtl?: number;
+  /** Defaults to 10,000 entries. */
+  cacheSize?: number;
+  /** Runs after verification; throws or returns false to deny (403 insufficient_scope). */
+  authorize?: (auth: ServerAuth, request: Req) => MaybePromise<unknown>;
+}
+
+/** What server-backed helpers set as `req.keyseal` / `c.get("keyseal")`. */
+export interface ServerAuth {
+  kind: "api_key" | "key_pair" | "token";
+  source: "bearer" | "x-api-key" | "key-pair";
+  keyId: string;
+  account: string | null;
+  owner: string | null;
+  role: string | null;
+  scopes: string[];
+  /** The server's description of the key (API keys). */
+  key: ServerKey | null;
+  /** The token's claims (tokens). */
+  claims: Claims | null;
+  meter: MeterReport | null;
+  /** RateLimit-Policy, RateLimit, Retry-After: added to the response. */
+  headers: Record<string, string>;
+  /** Answered from the cache. */
+  cached: boolean;
+}
+
 /** Any value but a thenable (an object with a `then` method). */
 export type NotThenable = string | number | boolean | bigint | symbol | null | undefined | void | ({ then?: never } & object);
 
@@ -471,11 +524,11 @@ export interface SyncHelperOptions<Req> extends HelperOptions<Req> {
  * The returned Promise never rejects; a failure to answer goes to `next(err)`.
  */
 export function expressMiddleware(
-  options: HelperOptions<any>,
+  options: HelperOptions<any> | ServerHelperOptions<any>,
 ): (req: any, res: any, next: (err?: unknown) => void) => Promise<void>;
 
-export type VerifyRequestResult =
-  | { ok: true; auth: Auth }
+export type VerifyRequestResult<A = Auth> =
+  | { ok: true; auth: A }
   | { ok: false; status: number; error: KeysealError; response(): Response };
 
 /**
@@ -483,7 +536,212 @@ export type VerifyRequestResult =
  * callbacks (sync or async); a refusal resolves to `{ ok: false, ... }`, never rejects.
  * The Promise rejects only on wrong option types (TypeError).
  */
+export function verifyRequest(request: Request, options: ServerHelperOptions<Request>): Promise<VerifyRequestResult<ServerAuth>>;
 export function verifyRequest(request: Request, options: HelperOptions<Request>): Promise<VerifyRequestResult>;
+
+/**
+ * Hono middleware: `app.use("/api/*", honoMiddleware(options))`. Sets `c.get("keyseal")`
+ * and adds the metering headers, or answers the refusal as `verifyRequest` does.
+ */
+export function honoMiddleware(
+  options: HelperOptions<Request> | ServerHelperOptions<Request>,
+): (c: any, next: () => Promise<void>) => Promise<Response | void>;
+
+// ---------------------------------------------------------------------------------------
+// KeysealClient: the keyseal serve HTTP API on fetch (Node, workerd, browsers).
+
+export interface ServerActor {
+  kind: string;
+  id?: string;
+}
+
+/** A named limit of a key or owner (server JSON: snake_case). */
+export interface ServerLimit {
+  name: string;
+  limit: number;
+  window_ms: number;
+}
+
+export interface ServerCredits {
+  remaining: number;
+  refill?: { amount: number; interval: "daily" | "monthly"; day?: number | null; cap?: number | null } | null;
+}
+
+/** A key as the server describes it (never its secret). */
+export interface ServerKey {
+  id: string;
+  prefix: string;
+  account: string;
+  name: string;
+  description: string;
+  owner: string | null;
+  role: string | null;
+  scopes: string[];
+  read_only: boolean;
+  allowed_ips: string[];
+  enabled: boolean;
+  expires_at: number | null;
+  metadata: Record<string, unknown>;
+  created_at: number;
+  created_by: ServerActor;
+  modified_at: number;
+  modified_by: ServerActor;
+  version: number;
+  deleted_at: number | null;
+  last_used_at: number | null;
+  previous_secret_expires_at: number | null;
+  rolled_at?: number | null;
+  status: string;
+  limits?: ServerLimit[];
+  credits?: ServerCredits | null;
+}
+
+export interface KeyFields {
+  name?: string;
+  description?: string;
+  owner?: string;
+  role?: string;
+  scopes?: string[];
+  read_only?: boolean;
+  allowed_ips?: string[];
+  expires_at?: number;
+  enabled?: boolean;
+  metadata?: Record<string, unknown>;
+  limits?: ServerLimit[];
+  credits?: ServerCredits;
+}
+
+export interface CreditReport {
+  allowed: boolean;
+  remaining: number;
+  refill_at_ms: number | null;
+}
+
+export interface MeterReport {
+  cost: number;
+  dry_run: boolean;
+  limits: { name: string; scope: "key" | "owner"; allowed: boolean; limit: number; window_ms: number; remaining: number; reset_ms: number }[];
+  credits: CreditReport | null;
+  owner_credits: CreditReport | null;
+  retry_after_ms: number | null;
+}
+
+export interface AuditEntry {
+  id: string;
+  account: string;
+  key_id: string;
+  action: string;
+  actor: ServerActor;
+  at: number;
+  version: number;
+  changes: Record<string, unknown>;
+}
+
+export interface OwnerMeter {
+  account: string;
+  owner: string;
+  limits: ServerLimit[];
+  credits: ServerCredits | null;
+  version: number;
+  modified_at: number | null;
+  modified_by: ServerActor | null;
+}
+
+export interface Verification {
+  valid: boolean;
+  /** `ok`, or why the key was refused (e.g. `key_disabled`, `rate_limited`). */
+  code: string;
+  message: string | null;
+  key: ServerKey | null;
+  meter: MeterReport | null;
+  /** 200, or 429 when a limit or the credits refused. */
+  status: number;
+  /** RateLimit-Policy, RateLimit, Retry-After as the server sent them. */
+  headers: Record<string, string>;
+}
+
+export interface TokenVerification {
+  valid: boolean;
+  code: string;
+  message: string | null;
+  account: string | null;
+  key_id: string | null;
+  claims: Claims | null;
+}
+
+export interface Whoami {
+  kind: "token" | "api_key";
+  key_id: string;
+  account: string;
+  claims?: Claims;
+  key?: ServerKey;
+}
+
+/** A key just created or rolled: `secret` and `secretKey` are shown once and kept out of logs and JSON. */
+export interface CreatedKey {
+  readonly key: ServerKey;
+  readonly id: string;
+  readonly accessKey: string;
+  readonly secret: string;
+  readonly secretKey: string;
+}
+
+/** An exchange token; `token` is kept out of logs and JSON. */
+export interface ExchangeToken {
+  readonly token: string;
+  readonly tokenType: string;
+  readonly expiresIn: number;
+}
+
+export interface KeysealClientOptions {
+  /** Defaults to KEYSEAL_URL, then http://127.0.0.1:8080. */
+  url?: string;
+  /** An account-owner key for management calls; defaults to KEYSEAL_KEY where `process.env` exists. */
+  key?: string;
+  /** Defaults to the key's own account (one whoami). */
+  account?: string;
+  /** Per request, in ms; defaults to 10000. */
+  timeout?: number;
+  /** Retries of idempotent calls after 503 or a network failure, and of refused connections; defaults to 2. */
+  retries?: number;
+  /** First backoff in ms, doubled each retry, with jitter; defaults to 200 (or the server's Retry-After). */
+  backoff?: number;
+  /** Defaults to globalThis.fetch. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * A client for `keyseal serve`. Errors are KeysealError subclasses with the server's
+ * `code`, plus `status` (HTTP) and `retryAfter` (seconds or null).
+ */
+export class KeysealClient {
+  constructor(options?: KeysealClientOptions);
+  readonly url: string;
+  readonly timeout: number;
+  readonly retries: number;
+  readonly backoff: number;
+  account(): Promise<string>;
+  createKey(fields: KeyFields & { name: string }): Promise<CreatedKey>;
+  getKey(id: string): Promise<ServerKey>;
+  listKeys(options?: { status?: "active" | "inactive" | "deleted" | "all"; owner?: string; role?: string; pageSize?: number }): AsyncIterableIterator<ServerKey>;
+  updateKey(id: string, fields: KeyFields & { version: number }): Promise<ServerKey>;
+  enableKey(id: string): Promise<ServerKey>;
+  disableKey(id: string): Promise<ServerKey>;
+  rollKey(id: string, options?: { graceSeconds?: number }): Promise<CreatedKey>;
+  deleteKey(id: string): Promise<void>;
+  addCredits(id: string, add: number): Promise<number>;
+  getOwnerMeter(owner: string): Promise<OwnerMeter>;
+  updateOwnerMeter(owner: string, options: { version: number; limits?: ServerLimit[]; credits?: ServerCredits | null }): Promise<OwnerMeter>;
+  addOwnerCredits(owner: string, add: number): Promise<number>;
+  audit(options?: { keyId?: string; pageSize?: number }): AsyncIterableIterator<AuditEntry>;
+  verify(
+    key: string,
+    options?: { requiredScopes?: string[]; allowedRoles?: string[]; method?: string; clientIp?: string; cost?: number; limits?: string[]; dryRun?: boolean },
+  ): Promise<Verification>;
+  exchangeToken(key?: string, options?: { cost?: number; limits?: string[] }): Promise<ExchangeToken>;
+  verifyToken(token: string, options?: { account?: string }): Promise<TokenVerification>;
+  whoami(options?: { token?: string }): Promise<Whoami>;
+}
 
 /**
  * `verifyRequest` without a Promise, for synchronous callbacks or none (token-only hot
@@ -507,5 +765,7 @@ declare const keyseal: {
   expressMiddleware: typeof expressMiddleware;
   verifyRequest: typeof verifyRequest;
   verifyRequestSync: typeof verifyRequestSync;
+  honoMiddleware: typeof honoMiddleware;
+  KeysealClient: typeof KeysealClient;
 };
 export default keyseal;

@@ -2,9 +2,9 @@
 // connection (127.0.0.1), the Worker inside workerd through Miniflare.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { PKG, ROOT, wantWorkerd } from "./helpers.mjs";
+import { PKG, ROOT, startServer, wantWorkerd } from "./helpers.mjs";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -108,6 +108,51 @@ describe("examples/node (Express on 127.0.0.1)", () => {
   });
 });
 
+describe("examples/node/served.mjs (Express verifying against keyseal serve on 127.0.0.1)", () => {
+  let ks;
+  let http;
+  let base;
+  let owner;
+  before(async () => {
+    ks = await startServer();
+    const api = await import(join(PKG, "src", "node.mjs"));
+    owner = new api.KeysealClient({ url: ks.url, key: ks.ownerKey });
+    const { createServedApp } = await import(join(ROOT, "examples", "node", "served.mjs"));
+    const app = createServedApp({ client: new api.KeysealClient({ url: ks.url }), cacheTtl: 200 });
+    http = await new Promise((resolve) => {
+      const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    base = `http://127.0.0.1:${http.address().port}`;
+  });
+  after(async () => {
+    http?.close();
+    await ks?.stop();
+  });
+  const call = async (method, path, key) => {
+    const res = await fetch(base + path, { method, headers: { "content-type": "application/json", "x-api-key": key }, body: method === "POST" ? "{\"name\":\"n\"}" : undefined });
+    return { status: res.status, body: await res.json() };
+  };
+
+  test("scopes per method; a disabled key is refused within the cache TTL", async () => {
+    const reader = await owner.createKey({ name: "reader", owner: "u1", scopes: ["items:read"] });
+    assert.deepEqual(await call("GET", "/items", reader.secret), { status: 200, body: { items: ["a", "b"], by: "api_key", owner: "u1" } });
+    const denied = await call("POST", "/items", reader.secret);
+    assert.deepEqual([denied.status, denied.body.error], [403, "insufficient_scope"]);
+    await owner.disableKey(reader.id);
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal((await call("GET", "/items", reader.secret)).body.error, "key_disabled");
+  });
+
+  test("metered writes spend the key's credits; 429 when they run out", async () => {
+    const writer = await owner.createKey({ name: "writer", scopes: ["items:*"], credits: { remaining: 12 } });
+    assert.deepEqual(await call("POST", "/reports", writer.secret), { status: 200, body: { credits: 7 } });
+    assert.deepEqual(await call("POST", "/reports", writer.secret), { status: 200, body: { credits: 2 } });
+    const refused = await call("POST", "/reports", writer.secret);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.error, "usage_exceeded");
+  });
+});
+
 describe("examples/workers (Worker in workerd via Miniflare)", { skip: !wantWorkerd() }, () => {
   const SECRET = "worker-token-secret-0123456789abcdef";
   let mf;
@@ -125,14 +170,30 @@ describe("examples/workers (Worker in workerd via Miniflare)", { skip: !wantWork
     // the importer (examples/workers/src/keyseal): a module there re-exports the
     // package's `workerd` entry, read from package.json's exports map.
     const exportsMap = JSON.parse(read("packages", "npm", "package.json")).exports["."];
+    // `import "hono"` likewise: a module beside the importer re-exports the Hono the test
+    // suite installs, listed here with every module it imports (wrangler would bundle them).
+    const honoDir = "tests/js/node_modules/hono/dist";
+    const honoModules = [];
+    const visit = (rel, seen = new Set()) => {
+      if (seen.has(rel)) return;
+      seen.add(rel);
+      const text = read(rel).toString();
+      honoModules.push({ type: "ESModule", path: join(ROOT, rel), contents: text });
+      for (const m of text.matchAll(/(?:from|import)\s*"(\.[^"]+)"/g)) visit(join(dirname(rel), m[1]), seen);
+    };
+    visit(`${honoDir}/index.js`);
     mf = new Miniflare({
       compatibilityDate,
       modulesRoot: ROOT,
       modules: [
         { type: "ESModule", path: join(ROOT, "examples/workers/src/index.js"), contents: read("examples/workers/src/index.js") },
         { type: "ESModule", path: join(ROOT, "examples/workers/src/keyseal"), contents: `export * from "../../../packages/npm/${exportsMap.workerd.slice(2)}";` },
+        { type: "ESModule", path: join(ROOT, "examples/workers/src/hono"), contents: `export * from "../../../${honoDir}/index.js";` },
+        ...honoModules,
         { type: "ESModule", path: join(ROOT, "packages/npm/src/wasm.mjs"), contents: read("packages/npm/src/wasm.mjs") },
         { type: "ESModule", path: join(ROOT, "packages/npm/src/api.mjs"), contents: read("packages/npm/src/api.mjs") },
+        { type: "ESModule", path: join(ROOT, "packages/npm/src/status.mjs"), contents: read("packages/npm/src/status.mjs") },
+        { type: "ESModule", path: join(ROOT, "packages/npm/src/client.mjs"), contents: read("packages/npm/src/client.mjs") },
         { type: "ESModule", path: join(ROOT, "packages/npm/dist/wasm/keyseal_wasm.js"), contents: read("packages/npm/dist/wasm/keyseal_wasm.js") },
         { type: "CompiledWasm", path: join(ROOT, "packages/npm/dist/wasm/keyseal_wasm_bg.wasm"), contents: read("packages/npm/dist/wasm/keyseal_wasm_bg.wasm") },
       ],

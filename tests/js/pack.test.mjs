@@ -33,8 +33,10 @@ test("the tarball holds the built addon, the wasm build, types and sources only"
     "index.d.ts",
     "package.json",
     "src/api.mjs",
+    "src/client.mjs",
     "src/node.cjs",
     "src/node.mjs",
+    "src/status.mjs",
     "src/wasm-node.mjs",
     "src/wasm.mjs",
   ]);

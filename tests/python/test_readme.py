@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import uuid
 
-from conftest import REPO
+import pytest
+
+from conftest import REPO, Server
 
 
 def python_blocks() -> list[str]:
@@ -38,3 +41,25 @@ def test_metering_example_prints_what_its_comments_say() -> None:
     with contextlib.redirect_stdout(out):
         exec(compile(block, "README.md", "exec"), {"__name__": "__readme__"})
     assert out.getvalue().splitlines() == want
+
+
+def serve_blocks() -> list[str]:
+    text = (REPO / "packages" / "python" / "README.md").read_text(encoding="utf-8")
+    blocks: list[str] = re.findall(r"```python serve\n(.*?)```", text, re.S)
+    return blocks
+
+
+def test_serve_examples_print_what_their_comments_say(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = serve_blocks()
+    assert len(blocks) == 2, "the README has a client example and a FastAPI example"
+    # A fresh account: the examples create keys with fixed names.
+    account, owner_key = server.init(f"acct_readme_{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("KEYSEAL_URL", server.url)
+    monkeypatch.setenv("KEYSEAL_KEY", owner_key)
+    for block in blocks:
+        want = re.findall(r"^\s*print\(.*  # (.*)$", block, re.M)
+        assert want
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, "README.md", "exec"), {"__name__": "__readme__"})
+        assert out.getvalue().splitlines() == want

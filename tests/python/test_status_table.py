@@ -1,6 +1,7 @@
-"""One code -> HTTP status table: the FastAPI example answers every keyseal error with the
-status and WWW-Authenticate value of server/errors.json (generated from the server's
-src/error.rs, which the server's tests keep fresh). Fails when they drift."""
+"""One code -> HTTP status table: the framework integrations (keyseal.guard, used by the
+FastAPI example through keyseal.fastapi) answer every keyseal error with the status and
+WWW-Authenticate value of server/errors.json (generated from the server's src/error.rs,
+which the server's tests keep fresh). Fails when they drift."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 
 import keyseal
 
+from keyseal.fastapi import http_exception
+from keyseal.guard import as_refusal
+
 from conftest import REPO, VECTORS
-from test_example import example
 
 TABLE: dict[str, Any] = json.loads((REPO / "server" / "errors.json").read_text(encoding="utf-8"))
 
@@ -23,12 +26,12 @@ def test_the_table_covers_every_code() -> None:
 
 
 @pytest.mark.parametrize("row", TABLE["codes"], ids=lambda r: r["code"])
-def test_example_answers_the_table(row: dict[str, Any]) -> None:
+def test_integrations_answer_the_table(row: dict[str, Any]) -> None:
     cls: type[keyseal.KeysealError] = getattr(keyseal, row["family"].capitalize() + "Error")
     error = cls(f"{row['code']}: a test error")
     error.code = row["code"]
     error.family = row["family"]
-    answer = example.http_error(error)
+    answer = http_exception(as_refusal(error))
     assert answer.status_code == row["credential_status"]
     if answer.status_code == 401:
         assert answer.headers == {"WWW-Authenticate": TABLE["www_authenticate"]}

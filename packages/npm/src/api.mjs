@@ -13,6 +13,7 @@ const INTERNAL = Symbol("keyseal.internal");
 const encoder = new TextEncoder();
 
 import { FAMILY_CLASS, FAMILY_STATUS, CODE_STATUS, WWW_AUTHENTICATE } from "./status.mjs";
+import { makeClient } from "./client.mjs";
 
 /** Describes a value's type for TypeError messages, never its content. */
 function typeName(v) {
@@ -106,6 +107,17 @@ function createApi(native, backend) {
   function jsError(code, message, options) {
     return new (classOfFamily(FAMILY_OF.get(code)))(code, message, options);
   }
+
+  // The HTTP client for keyseal serve and the helpers' server-backed verification
+  // (src/client.mjs), throwing these error classes.
+  // Arrows: the functions and classes they call are defined further down.
+  const { KeysealClient, SERVER_OPTIONS, checkServerOptions, serverAuth } = makeClient({
+    jsError,
+    typeName,
+    extractCredential: (headers) => extractCredential(headers),
+    sha256Hex: (value) => sha256Hex(value),
+    KeyPolicy: (options) => new KeyPolicy(options),
+  });
 
   function str(name, v) {
     if (typeof v !== "string") {
@@ -735,6 +747,11 @@ function createApi(native, backend) {
    * throw/reject or return false to deny (e.g. a KeyPolicy check). Both are awaited.
    */
   async function authenticate(headers, request, options) {
+    if (options.client !== undefined) {
+      const auth = await serverAuth(headers, request, options);
+      if (typeof options.authorize === "function") authorized(await callAsync(options, "authorize", auth, request));
+      return auth;
+    }
     const step = credentialStep(headers, options);
     const auth = step.auth ?? keyAuth(step, await callAsync(options, "verifyKey", step.key, request));
     if (typeof options.authorize === "function") authorized(await callAsync(options, "authorize", auth, request));
@@ -743,6 +760,11 @@ function createApi(native, backend) {
 
   /** `authenticate` for synchronous callbacks only: a thenable result throws a TypeError. */
   function authenticateSync(headers, request, options) {
+    if (options.client !== undefined) {
+      const e = new TypeError("verification by keyseal serve is asynchronous: use verifyRequest");
+      misuse.add(e);
+      throw e;
+    }
     const step = credentialStep(headers, options);
     const auth = step.auth ?? keyAuth(step, callSync(options, "verifyKey", step.key, request));
     if (typeof options.authorize === "function") authorized(callSync(options, "authorize", auth, request));
@@ -762,7 +784,8 @@ function createApi(native, backend) {
 
   function checkHelperOptions(options) {
     const o = obj("helper options", options);
-    only("helper", o, ["keyset", "verify", "verifyKey", "authorize"]);
+    only("helper", o, ["keyset", "verify", "verifyKey", "authorize", ...SERVER_OPTIONS]);
+    checkServerOptions(o);
     if (o.keyset !== undefined && !(o.keyset instanceof Keyset)) {
       throw new TypeError(`keyset must be a Keyset, got ${typeName(o.keyset)}`);
     }
@@ -788,6 +811,7 @@ function createApi(native, backend) {
         .then(
           (auth) => {
             req.keyseal = auth;
+            if (auth.headers) for (const [k, v] of Object.entries(auth.headers)) res.setHeader(k, v);
             next();
           },
           (e) => {
@@ -796,6 +820,7 @@ function createApi(native, backend) {
             res.statusCode = status;
             res.setHeader("content-type", "application/json");
             if (status === 401) res.setHeader("www-authenticate", WWW_AUTHENTICATE);
+            if (e && e.headers) for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
             res.end(JSON.stringify(errorBody(e)));
           },
         )
@@ -817,7 +842,7 @@ function createApi(native, backend) {
       status,
       error,
       response() {
-        const headers = { "content-type": "application/json" };
+        const headers = { ...error.headers, "content-type": "application/json" };
         if (status === 401) headers["www-authenticate"] = WWW_AUTHENTICATE;
         return new Response(JSON.stringify(errorBody(error)), { status, headers });
       },
@@ -853,6 +878,23 @@ function createApi(native, backend) {
     }
   }
 
+  /**
+   * Hono middleware (Workers, Node, Bun, Deno): `app.use("/api/*", honoMiddleware(options))`.
+   * Sets `c.get("keyseal")` and adds the metering headers to the answer, or answers the
+   * refusal (`verifyRequest`'s `response()`). Hono itself is not a dependency: this is
+   * its middleware signature, `(c, next) => Promise`.
+   */
+  function honoMiddleware(options) {
+    const o = checkHelperOptions(options);
+    return async function keysealHono(c, next) {
+      const result = await verifyRequest(c.req.raw, o);
+      if (!result.ok) return result.response();
+      c.set("keyseal", result.auth);
+      await next();
+      if (result.auth.headers) for (const [k, v] of Object.entries(result.auth.headers)) c.res.headers.set(k, v);
+    };
+  }
+
   return Object.freeze({
     ...classes,
     ERROR_CODES,
@@ -875,6 +917,8 @@ function createApi(native, backend) {
     expressMiddleware,
     verifyRequest,
     verifyRequestSync,
+    honoMiddleware,
+    KeysealClient,
   });
 }
 

@@ -5,6 +5,6 @@ import { createRequire } from "node:module";
 const api = createRequire(import.meta.url)("./node.cjs");
 
 export const {
-  KeysealError, MalformedError, SignatureError, TimeError, ClaimsError, PolicyError, CredentialError, ConfigError, RegistryError, InternalError, ERROR_CODES, VERSION, BACKEND, ApiKey, KeyFormat, KeyParts, parseKey, Pepper, PepperSet, sha256Hex, hmacSha256, TokenKey, Keyset, KeyPolicy, Meter, Credential, extractCredential, expressMiddleware, verifyRequest, verifyRequestSync,
+  KeysealError, MalformedError, SignatureError, TimeError, ClaimsError, PolicyError, CredentialError, ConfigError, RegistryError, InternalError, ERROR_CODES, VERSION, BACKEND, ApiKey, KeyFormat, KeyParts, parseKey, Pepper, PepperSet, sha256Hex, hmacSha256, TokenKey, Keyset, KeyPolicy, Meter, Credential, extractCredential, expressMiddleware, verifyRequest, verifyRequestSync, honoMiddleware, KeysealClient,
 } = api;
 export default api;

@@ -9,6 +9,6 @@ native.initSync({ module: new WebAssembly.Module(bytes) });
 const api = createApi(native, "wasm");
 
 export const {
-  KeysealError, MalformedError, SignatureError, TimeError, ClaimsError, PolicyError, CredentialError, ConfigError, RegistryError, InternalError, ERROR_CODES, VERSION, BACKEND, ApiKey, KeyFormat, KeyParts, parseKey, Pepper, PepperSet, sha256Hex, hmacSha256, TokenKey, Keyset, KeyPolicy, Meter, Credential, extractCredential, expressMiddleware, verifyRequest, verifyRequestSync,
+  KeysealError, MalformedError, SignatureError, TimeError, ClaimsError, PolicyError, CredentialError, ConfigError, RegistryError, InternalError, ERROR_CODES, VERSION, BACKEND, ApiKey, KeyFormat, KeyParts, parseKey, Pepper, PepperSet, sha256Hex, hmacSha256, TokenKey, Keyset, KeyPolicy, Meter, Credential, extractCredential, expressMiddleware, verifyRequest, verifyRequestSync, honoMiddleware, KeysealClient,
 } = api;
 export default api;

@@ -37,6 +37,7 @@ from ._keyseal import (
     parse_key,
     sha256_hex,
 )
+from .client import AsyncClient, Client, CreatedKey, Token, Verification
 
 
 class KeyPolicyRecord(TypedDict, total=False):
@@ -115,8 +116,11 @@ class MeterAnswer(TypedDict):
 __all__ = [
     "ERROR_CODES",
     "ApiKey",
+    "AsyncClient",
     "ClaimsError",
+    "Client",
     "ConfigError",
+    "CreatedKey",
     "Credential",
     "CredentialError",
     "InternalError",
@@ -140,8 +144,10 @@ __all__ = [
     "RegistryError",
     "SignatureError",
     "TimeError",
+    "Token",
     "TokenKey",
     "Validation",
+    "Verification",
     "VerifiedToken",
     "__version__",
     "exchange_claims",
