@@ -110,7 +110,7 @@ impl Entry {
         };
         let meter_text = crate::meter::spec::to_column(&record.limits, record.credits.as_ref())?
             .unwrap_or_default();
-        let meter = KeyMeter::of(&record.limits, record.credits.as_ref())?;
+        let meter = KeyMeter::of(&record.id, &record.limits, record.credits.as_ref())?;
         let parts: [&str; FIELDS] = [
             &record.id,
             &record.account,

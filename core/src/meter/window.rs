@@ -34,6 +34,8 @@ pub const MAX_WINDOW_MS: u64 = 366 * 86_400_000;
 pub struct RateLimit {
     limit: u64,
     window_ms: u64,
+    /// Where this limit's windows start within `window_ms` (0 = at multiples of it).
+    phase_ms: u64,
 }
 
 /// The counters of one [`RateLimit`] for one subject. `Default` is a fresh subject.
@@ -79,7 +81,11 @@ impl RateLimit {
                 expected: "an integer from 1 to 31622400000 (366 days)",
             });
         }
-        Ok(RateLimit { limit, window_ms })
+        Ok(RateLimit {
+            limit,
+            window_ms,
+            phase_ms: 0,
+        })
     }
 
     /// The limit.
@@ -92,15 +98,46 @@ impl RateLimit {
         self.window_ms
     }
 
+    /// This limit with its windows starting `phase_ms` (taken modulo the window) after
+    /// the multiples of `window_ms`. Defaults to 0. A server metering many keys gives
+    /// each its own phase, so their windows do not all roll over at the same instant.
+    pub fn with_phase(mut self, phase_ms: u64) -> RateLimit {
+        self.phase_ms = phase_ms % self.window_ms;
+        self
+    }
+
+    /// The phase (see [`RateLimit::with_phase`]).
+    pub fn phase_ms(&self) -> u64 {
+        self.phase_ms
+    }
+
+    /// The start of the window that holds `now`.
+    fn window_start(&self, now_ms: u64) -> u64 {
+        match now_ms.checked_sub(self.phase_ms) {
+            Some(since) => now_ms - since % self.window_ms,
+            // Before the first window of the grid (only near the epoch): a window of
+            // its own, at 0.
+            None => 0,
+        }
+    }
+
+    /// Whether `start` is a window start of this limit's grid.
+    fn on_grid(&self, start: u64) -> bool {
+        match start.checked_sub(self.phase_ms) {
+            Some(since) => since.is_multiple_of(self.window_ms),
+            None => start == 0,
+        }
+    }
+
     /// `state` moved forward to the fixed window that holds `now`, and the `now` used.
     ///
-    /// A state off this limit's grid (its start is not a multiple of `window_ms`: it was
-    /// counted under another window length) says nothing about this limit and counts as
-    /// empty.
+    /// A state off this limit's grid (its start is not a window start of this limit: it
+    /// was counted under another window length or phase) says nothing about this limit
+    /// and counts as empty.
     pub fn advance(&self, state: &WindowState, now_ms: u64) -> (WindowState, u64) {
         let w = self.window_ms;
-        let start = now_ms - now_ms % w;
-        if !state.start_ms.is_multiple_of(w) {
+        let start = self.window_start(now_ms);
+        if !self.on_grid(state.start_ms) {
             let fresh = WindowState {
                 start_ms: start,
                 previous: 0,
@@ -286,6 +323,26 @@ mod tests {
         // An instance whose clock is behind sees the same window, not a fresh one.
         assert!(!l.spend(&mut s, 4_000, 1).allowed);
         assert_eq!(s.start_ms, 5_000);
+    }
+
+    #[test]
+    fn a_phase_moves_the_windows_and_resets_states_of_another_phase() {
+        let l = RateLimit::new(2, 1_000).unwrap().with_phase(1_250);
+        assert_eq!(l.phase_ms(), 250);
+        let mut s = WindowState::default();
+        assert!(l.spend(&mut s, 10_100, 2).allowed);
+        assert_eq!(s.start_ms, 9_250);
+        assert_eq!(l.check(&s, 10_100, 1).reset_ms, 10_250);
+        // At 10,250 the window rolls: the two spent fade out over the next second.
+        assert!(!l.check(&s, 10_249, 1).allowed);
+        assert!(l.check(&s, 10_750, 1).allowed);
+        // A state counted on the unphased grid says nothing here.
+        let other = WindowState {
+            start_ms: 10_000,
+            previous: 0,
+            current: 2,
+        };
+        assert!(l.check(&other, 10_100, 2).allowed);
     }
 
     #[test]

@@ -242,12 +242,8 @@ pub(crate) fn settle(
     // 1. Give everything back: the database states become the truth without our leases.
     for ((s, rules), r) in subjects.iter_mut().zip(rows.iter_mut()) {
         for (((_, w), limit), db) in applied(&mut s.windows, &rules.limits).zip(&mut r.windows) {
-            // A state off this window's grid was written under another window (a request
-            // that raced a change of the limit): it starts empty, as a changed window
-            // does, rather than reaching the core's `advance`, which assumes the grid.
-            if db.start_ms % limit.window_ms() != 0 {
-                *db = WindowState::default();
-            }
+            // A state off this limit's grid (written under another window, by a request
+            // that raced a change of the limit) starts empty: the core's `advance` says so.
             let (mut state, _) = limit.advance(db, now_ms);
             let lease = (w.view.start_ms, std::mem::take(&mut w.lease));
             for (start, units) in w.returns.drain(..).chain(std::iter::once(lease)) {

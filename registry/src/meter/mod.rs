@@ -173,11 +173,14 @@ pub(crate) struct KeyMeter {
 }
 
 impl KeyMeter {
+    /// The rules of `subject` (a key id or an owner's subject id), with its phases;
+    /// `None` when nothing is metered.
     pub(crate) fn of(
+        subject: &str,
         limits: &[LimitSpec],
         credits: Option<&CreditSpec>,
     ) -> Result<Option<Arc<KeyMeter>>, keyseal::Error> {
-        let r = spec::rules(limits, credits)?;
+        let r = spec::rules_for(subject, limits, credits)?;
         if r.is_empty() {
             return Ok(None);
         }

@@ -88,6 +88,31 @@ fn out_of_range(_: Error) -> Error {
     )
 }
 
+/// A limit's phase for `subject`: where its windows start within the window, the same on
+/// every instance (FNV-1a of the subject and the limit's name), so that many keys' windows
+/// do not all roll over at the same instant (and ask the database for new leases at once).
+fn phase(subject: &str, name: &str, window_ms: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in subject.bytes().chain([0]).chain(name.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h % window_ms
+}
+
+/// [`rules`] for `subject`: each limit with the subject's phase (see [`phase`]).
+pub fn rules_for(
+    subject: &str,
+    limits: &[LimitSpec],
+    credits: Option<&CreditSpec>,
+) -> Result<Rules, Error> {
+    let mut r = rules(limits, credits)?;
+    for (name, l) in &mut r.limits {
+        *l = l.with_phase(phase(subject, name, l.window_ms()));
+    }
+    Ok(r)
+}
+
 /// Builds the core's rules, checking names (1-64 of `[A-Za-z0-9_-]`, unique, at most
 /// [`MAX_LIMITS`]) here and every value with the core's constructors; any failure is
 /// `invalid_argument`.

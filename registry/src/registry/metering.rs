@@ -184,7 +184,7 @@ impl Registry {
     /// when the key has no credits.
     pub fn credit_balance(&self, account: &str, id: &str) -> Result<Option<u64>, Error> {
         let record = self.get(account, id)?;
-        match KeyMeter::of(&record.limits, record.credits.as_ref())? {
+        match KeyMeter::of(id, &record.limits, record.credits.as_ref())? {
             Some(rules) => self.balance_of(id, &rules),
             None => Ok(None),
         }

@@ -95,8 +95,8 @@ impl Registry {
             None if !io => return Ok(None),
             None => {
                 let (stored, _) = self.load_owner(account, owner)?;
-                let rules = KeyMeter::of(&stored.limits, stored.credits.as_ref())?;
                 let subject = owner_subject(account, owner);
+                let rules = KeyMeter::of(&subject, &stored.limits, stored.credits.as_ref())?;
                 if let Ok(mut m) = self.inner.owner_rules.map.write() {
                     if m.len() >= self.inner.config.cache_capacity {
                         m.clear();
@@ -172,7 +172,7 @@ impl Registry {
         let (stored, meta) = self.load_owner(account, owner)?;
         let subject = owner_subject(account, owner);
         let mut credits = stored.credits.clone();
-        if let Some(rules) = KeyMeter::of(&stored.limits, stored.credits.as_ref())?
+        if let Some(rules) = KeyMeter::of(&subject, &stored.limits, stored.credits.as_ref())?
             && let Some(c) = credits.as_mut()
         {
             c.remaining = self.balance_of(&subject, &rules)?;
@@ -332,7 +332,7 @@ impl Registry {
             )
         })?;
         self.inner.meters.unsync(&subject);
-        let rules = KeyMeter::of(&stored.limits, stored.credits.as_ref())?;
+        let rules = KeyMeter::of(&subject, &stored.limits, stored.credits.as_ref())?;
         Ok(match rules {
             Some(r) => self.balance_of(&subject, &r)?.unwrap_or(0),
             None => 0,
