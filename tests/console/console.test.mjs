@@ -385,6 +385,35 @@ test("the key's activity chart: SVG from the server, range selectable", async ()
   assert.match(await text(page), /last 30 days/);
 });
 
+test("the usage charts have data after a series of verifications", async () => {
+  // Three that pass and two refused (a scope the key lacks).
+  for (let i = 0; i < 3; i++) assert.equal((await verify(main, created.secret)).valid, true);
+  for (let i = 0; i < 2; i++) {
+    const r = await fetch(main.base + "/v1/verify", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: created.secret, required_scopes: ["nothing:granted"] }),
+    });
+    assert.equal((await r.json()).code, "insufficient_scope");
+  }
+  // Counts are written in batches about every second.
+  const deadline = Date.now() + 10_000;
+  let valid = 0;
+  let refused = 0;
+  while (Date.now() < deadline) {
+    await page.goto(`${main.base}/console/keys/${created.id}`);
+    const last = (sel) => page.$$eval(`${sel} rect.bar title`, (t) => t[t.length - 1].textContent);
+    valid = Number((await last("#usage-valid")).split(": ")[1]);
+    refused = Number((await last("#usage-refused")).split(": ")[1]);
+    if (valid >= 3 && refused >= 2) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  assert.ok(valid >= 3, `today's passed verifications: ${valid}`);
+  assert.ok(refused >= 2, `today's refused verifications: ${refused}`);
+  assert.match(await text(page), /Usage/);
+  await check(page, "key-usage");
+});
+
 test("disable (verify fails), enable (verify works)", async () => {
   await page.goto(`${main.base}/console/keys/${created.id}`);
   await clickAndWait(page, "#disable");

@@ -21,6 +21,12 @@ use crate::metrics::Metrics;
 /// instead of queueing without bound.
 const MAX_LOOKUP_QUEUE: usize = 1024;
 
+/// Verify-path requests on the blocking pool at once, at least: besides record loads
+/// (which the registry's own lookup gate still bounds to `max_concurrent_lookups`), a
+/// request whose metering needs the database waits there for its batch, and the more
+/// wait together, the more one commit settles (see `keyseal_registry::meter`).
+const MIN_VERIFY_SLOTS: usize = 64;
+
 /// Shared server state.
 pub struct AppState {
     /// The registry (blocking; called through `spawn_blocking`).
@@ -29,11 +35,12 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Management calls running on the blocking pool at once, at most.
     pub blocking_slots: Semaphore,
-    /// Verify-path database lookups (cache misses of verify, exchange, token checks and
-    /// authentication) on the blocking pool at once, at most: the registry's own lookup
-    /// gate, so a flood of unknown keys waits here, asynchronously, holding neither a
-    /// thread nor a management slot, and management calls and cached verifications stay
-    /// responsive.
+    /// Verify-path requests that need the database (cache misses of verify, exchange,
+    /// token checks and authentication; metering settles) on the blocking pool at once,
+    /// at most ([`MIN_VERIFY_SLOTS`], or `max_concurrent_lookups` if larger): a flood of
+    /// unknown keys waits here, asynchronously, holding no management slot, and within
+    /// these slots the registry's own lookup gate bounds record loads, so management
+    /// calls and cached verifications stay responsive.
     pub lookup_slots: Semaphore,
     /// Verify-path lookups waiting for or holding a slot now (bounded by
     /// [`MAX_LOOKUP_QUEUE`]).
@@ -48,7 +55,10 @@ impl AppState {
     /// The state for `registry` with `management_slots` blocking slots for management
     /// calls and the connection `limits` of the listener.
     pub fn new(registry: Arc<Registry>, management_slots: usize, limits: &Limits) -> AppState {
-        let lookups = registry.config().max_concurrent_lookups.max(1);
+        let lookups = registry
+            .config()
+            .max_concurrent_lookups
+            .max(MIN_VERIFY_SLOTS);
         AppState {
             registry,
             metrics: Metrics::default(),
@@ -182,9 +192,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("keyseal-api-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let st = state(&dir);
-        let held: Vec<_> = (0..st.registry.config().max_concurrent_lookups)
+        let held: Vec<_> = (0..st.lookup_slots.available_permits())
             .map(|_| st.lookup_slots.try_acquire().expect("a free lookup slot"))
             .collect();
+        assert!(held.len() >= MIN_VERIFY_SLOTS);
         assert!(st.lookup_slots.try_acquire().is_err());
         let listed = tokio::time::timeout(
             std::time::Duration::from_secs(5),

@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use keyseal::ErrorCode;
+use keyseal_registry::usage::{Granularity, UsageBucket, UsageQuery};
 use keyseal_registry::{AuditEntry, AuditQuery, KeyRecord};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -37,14 +38,22 @@ const RANGES: [i64; 4] = [14, 7, 30, 90];
 /// Audit entries the activity chart reads at most.
 const ACTIVITY_SCAN: usize = 1_000;
 
-/// The record (with its credit balance) and its audit entries of the last `days` days
-/// (at most [`ACTIVITY_SCAN`]).
+/// What the key page shows: the record (with its credit balance), its audit entries
+/// and its usage buckets (a day each) of the last `days` days.
+struct Loaded {
+    rec: KeyRecord,
+    entries: Vec<AuditEntry>,
+    usage: Vec<UsageBucket>,
+}
+
+/// The key page's data for the last `days` days (at most [`ACTIVITY_SCAN`] audit
+/// entries).
 async fn load_key(
     st: &Arc<AppState>,
     s: &Signed,
     id: String,
     days: i64,
-) -> Result<(KeyRecord, Vec<AuditEntry>), ApiError> {
+) -> Result<Loaded, ApiError> {
     let account = s.key.account.clone();
     let since = (now().div_euclid(86_400) - days + 1) * 86_400;
     management_call(st, move |reg| {
@@ -53,6 +62,16 @@ async fn load_key(
         if let Some(c) = rec.credits.as_mut() {
             c.remaining = reg.credit_balance(&account, &id)?;
         }
+        let usage = reg.usage(
+            &account,
+            &UsageQuery {
+                key_id: Some(id.clone()),
+                owner: None,
+                from: since,
+                to: now() + 1,
+                granularity: Granularity::Day,
+            },
+        )?;
         let mut q = AuditQuery {
             key_id: Some(id),
             limit: keyseal_registry::MAX_LIMIT,
@@ -64,7 +83,11 @@ async fn load_key(
             let done = !p.has_more || p.data.last().is_none_or(|e| e.at < since);
             entries.extend(p.data.into_iter().filter(|e| e.at >= since));
             if done || entries.len() >= ACTIVITY_SCAN {
-                return Ok((rec, entries));
+                return Ok(Loaded {
+                    rec,
+                    entries,
+                    usage,
+                });
             }
             q.starting_after = p.next_cursor;
         }
@@ -72,32 +95,53 @@ async fn load_key(
     .await
 }
 
-/// Changes a day over the last `days` days (UTC), from the key's audit entries.
-fn activity(entries: &[AuditEntry], days: i64) -> Vec<(String, u64)> {
+/// One point a day over the last `days` days (UTC): `count(day)` for each.
+fn per_day(days: i64, count: impl Fn(i64) -> u64) -> Vec<(String, u64)> {
     let today = now().div_euclid(86_400);
     (0..days)
         .rev()
         .map(|back| {
             let day = today - back;
-            let n = entries
-                .iter()
-                .filter(|e| e.at.div_euclid(86_400) == day)
-                .count() as u64;
             let (_, m, d) = keyseal::meter::calendar::civil_from_days(day);
-            (format!("{m:02}-{d:02}"), n)
+            (format!("{m:02}-{d:02}"), count(day))
         })
         .collect()
+}
+
+/// Changes a day over the last `days` days (UTC), from the key's audit entries.
+fn activity(entries: &[AuditEntry], days: i64) -> Vec<(String, u64)> {
+    per_day(days, |day| {
+        entries
+            .iter()
+            .filter(|e| e.at.div_euclid(86_400) == day)
+            .count() as u64
+    })
+}
+
+/// A usage series a day over the last `days` days, from the key's day buckets.
+fn usage_series(
+    usage: &[UsageBucket],
+    days: i64,
+    value: impl Fn(&UsageBucket) -> u64,
+) -> Vec<(String, u64)> {
+    per_day(days, |day| {
+        usage
+            .iter()
+            .filter(|b| b.start.div_euclid(86_400) == day)
+            .map(&value)
+            .sum()
+    })
 }
 
 fn key_page(
     s: &Signed,
     status: StatusCode,
-    rec: &KeyRecord,
-    entries: &[AuditEntry],
+    loaded: &Loaded,
     days: i64,
     edit: &KeyFields,
     top: Markup,
 ) -> Response {
+    let (rec, entries, usage) = (&loaded.rec, &loaded.entries, &loaded.usage);
     let id = &rec.id;
     let enabled = rec.enabled;
     let body = html! {
@@ -152,6 +196,15 @@ fn key_page(
                 button #show-range type="submit" { "Show" }
             }
             (chart::bars("activity", &format!("Changes to this key a day, last {days} days (UTC), from the audit log"), &activity(entries, days)))
+        }
+        section aria-labelledby="usage-title" {
+            h2 #usage-title { "Usage" }
+            p { "Verifications of this key by outcome, counted within about a second (UTC days)." }
+            (chart::bars("usage-valid", &format!("Verifications that passed a day, last {days} days"), &usage_series(usage, days, |b| b.valid)))
+            (chart::bars("usage-refused", &format!("Verifications refused a day, last {days} days"), &usage_series(usage, days, |b| b.refused)))
+            @if rec.credits.is_some() {
+                (chart::bars("usage-credits", &format!("Credits spent a day, last {days} days"), &usage_series(usage, days, |b| b.credits_spent)))
+            }
         }
         @if s.writable() {
             section aria-labelledby="actions-title" {
@@ -213,13 +266,12 @@ pub async fn show_key(
 ) -> Response {
     let days = q.days.filter(|d| RANGES.contains(d)).unwrap_or(RANGES[0]);
     match load_key(&st, &s, id, days).await {
-        Ok((rec, entries)) => {
-            let fields = KeyFields::from_record(&rec);
+        Ok(loaded) => {
+            let fields = KeyFields::from_record(&loaded.rec);
             key_page(
                 &s,
                 StatusCode::OK,
-                &rec,
-                &entries,
+                &loaded,
                 days,
                 &fields,
                 notice(q.done.as_deref()),
@@ -264,13 +316,12 @@ async fn write_failed(
         return conflict_page(s, id, &e);
     }
     match load_key(st, s, id.to_owned(), RANGES[0]).await {
-        Ok((rec, entries)) => {
-            let fields = edit.unwrap_or_else(|| KeyFields::from_record(&rec));
+        Ok(loaded) => {
+            let fields = edit.unwrap_or_else(|| KeyFields::from_record(&loaded.rec));
             key_page(
                 s,
                 e.status,
-                &rec,
-                &entries,
+                &loaded,
                 RANGES[0],
                 &fields,
                 alert(&e.message, e.code),
@@ -505,7 +556,7 @@ pub async fn confirm_delete(State(st): St, s: Signed, Path(id): Path<String>) ->
         return read_only_refusal(&s);
     }
     match load_key(&st, &s, id, 1).await {
-        Ok((rec, _)) => confirm_page(&s, StatusCode::OK, &rec, None),
+        Ok(loaded) => confirm_page(&s, StatusCode::OK, &loaded.rec, None),
         Err(e) => error_page(Some(&s), &e, Some("/console/keys")),
     }
 }
@@ -532,7 +583,7 @@ pub async fn delete_key(
             "invalid argument: tick the box to confirm the deletion",
         );
         return match load_key(&st, &s, id, 1).await {
-            Ok((rec, _)) => confirm_page(&s, e.status, &rec, Some(&e)),
+            Ok(loaded) => confirm_page(&s, e.status, &loaded.rec, Some(&e)),
             Err(e) => error_page(Some(&s), &e, Some("/console/keys")),
         };
     }
