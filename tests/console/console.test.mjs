@@ -412,6 +412,11 @@ test("the usage charts have data after a series of verifications", async () => {
   assert.ok(refused >= 2, `today's refused verifications: ${refused}`);
   assert.match(await text(page), /Usage/);
   await check(page, "key-usage");
+  // The owner's page sums its keys' usage.
+  await page.goto(`${main.base}/console/owners/alice`);
+  const ownerValid = await page.$$eval("#usage-valid rect.bar title", (t) => Number(t[t.length - 1].textContent.split(": ")[1]));
+  assert.ok(ownerValid >= 3, `the owner's passed verifications today: ${ownerValid}`);
+  await check(page, "owner-usage");
 });
 
 test("disable (verify fails), enable (verify works)", async () => {

@@ -2,12 +2,59 @@
 //! (colours are presentation attributes and CSS classes, which the CSP allows). Each
 //! chart has a title for screen readers and the numbers in a table beside it.
 
+use keyseal_registry::usage::UsageBucket;
 use maud::{Markup, html};
+
+use crate::http::state::now;
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 180;
 const PAD_LEFT: u32 = 40;
 const PAD_BOTTOM: u32 = 28;
+
+/// One point a day over the last `days` days (UTC): `count(day)` for each.
+pub fn per_day(days: i64, count: impl Fn(i64) -> u64) -> Vec<(String, u64)> {
+    let today = now().div_euclid(86_400);
+    (0..days)
+        .rev()
+        .map(|back| {
+            let day = today - back;
+            let (_, m, d) = keyseal::meter::calendar::civil_from_days(day);
+            (format!("{m:02}-{d:02}"), count(day))
+        })
+        .collect()
+}
+
+/// A usage series a day over the last `days` days, from day buckets.
+fn usage_series(
+    usage: &[UsageBucket],
+    days: i64,
+    value: impl Fn(&UsageBucket) -> u64,
+) -> Vec<(String, u64)> {
+    per_day(days, |day| {
+        usage
+            .iter()
+            .filter(|b| b.start.div_euclid(86_400) == day)
+            .map(&value)
+            .sum()
+    })
+}
+
+/// The usage section of a page: verifications that passed and were refused, and credits
+/// spent when `credits`, a day over the last `days` days, for `what` ("this key", ...).
+pub fn usage_section(what: &str, usage: &[UsageBucket], days: i64, credits: bool) -> Markup {
+    html! {
+        section aria-labelledby="usage-title" {
+            h2 #usage-title { "Usage" }
+            p { "Verifications of " (what) " by outcome, counted within about a second (UTC days)." }
+            (bars("usage-valid", &format!("Verifications that passed a day, last {days} days"), &usage_series(usage, days, |b| b.valid)))
+            (bars("usage-refused", &format!("Verifications refused a day, last {days} days"), &usage_series(usage, days, |b| b.refused)))
+            @if credits {
+                (bars("usage-credits", &format!("Credits spent a day, last {days} days"), &usage_series(usage, days, |b| b.credits_spent)))
+            }
+        }
+    }
+}
 
 /// A bar chart of `(label, value)` pairs, titled `title` (`id` names its elements).
 pub fn bars(id: &str, title: &str, points: &[(String, u64)]) -> Markup {

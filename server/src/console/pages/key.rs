@@ -9,6 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use keyseal::ErrorCode;
 use keyseal_registry::usage::{Granularity, UsageBucket, UsageQuery};
+
+use crate::console::chart::per_day;
 use keyseal_registry::{AuditEntry, AuditQuery, KeyRecord};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -95,19 +97,6 @@ async fn load_key(
     .await
 }
 
-/// One point a day over the last `days` days (UTC): `count(day)` for each.
-fn per_day(days: i64, count: impl Fn(i64) -> u64) -> Vec<(String, u64)> {
-    let today = now().div_euclid(86_400);
-    (0..days)
-        .rev()
-        .map(|back| {
-            let day = today - back;
-            let (_, m, d) = keyseal::meter::calendar::civil_from_days(day);
-            (format!("{m:02}-{d:02}"), count(day))
-        })
-        .collect()
-}
-
 /// Changes a day over the last `days` days (UTC), from the key's audit entries.
 fn activity(entries: &[AuditEntry], days: i64) -> Vec<(String, u64)> {
     per_day(days, |day| {
@@ -115,21 +104,6 @@ fn activity(entries: &[AuditEntry], days: i64) -> Vec<(String, u64)> {
             .iter()
             .filter(|e| e.at.div_euclid(86_400) == day)
             .count() as u64
-    })
-}
-
-/// A usage series a day over the last `days` days, from the key's day buckets.
-fn usage_series(
-    usage: &[UsageBucket],
-    days: i64,
-    value: impl Fn(&UsageBucket) -> u64,
-) -> Vec<(String, u64)> {
-    per_day(days, |day| {
-        usage
-            .iter()
-            .filter(|b| b.start.div_euclid(86_400) == day)
-            .map(&value)
-            .sum()
     })
 }
 
@@ -197,15 +171,7 @@ fn key_page(
             }
             (chart::bars("activity", &format!("Changes to this key a day, last {days} days (UTC), from the audit log"), &activity(entries, days)))
         }
-        section aria-labelledby="usage-title" {
-            h2 #usage-title { "Usage" }
-            p { "Verifications of this key by outcome, counted within about a second (UTC days)." }
-            (chart::bars("usage-valid", &format!("Verifications that passed a day, last {days} days"), &usage_series(usage, days, |b| b.valid)))
-            (chart::bars("usage-refused", &format!("Verifications refused a day, last {days} days"), &usage_series(usage, days, |b| b.refused)))
-            @if rec.credits.is_some() {
-                (chart::bars("usage-credits", &format!("Credits spent a day, last {days} days"), &usage_series(usage, days, |b| b.credits_spent)))
-            }
-        }
+        (chart::usage_section("this key", usage, days, rec.credits.is_some()))
         @if s.writable() {
             section aria-labelledby="actions-title" {
                 h2 #actions-title { "Actions" }

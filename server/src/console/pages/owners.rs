@@ -18,10 +18,12 @@ use super::key::amount_of;
 use super::{
     alert, checked_form, csrf_field, error_page, key_url, notice, page, see_other, status_of,
 };
+use crate::console::chart;
 use crate::console::form::{KeyFields, limit_text, parse_limits, when};
 use crate::console::session::Signed;
 use crate::error::ApiError;
-use crate::http::state::{AppState, management_call};
+use crate::http::state::{AppState, management_call, now};
+use keyseal_registry::usage::{Granularity, UsageBucket, UsageQuery};
 
 type St = State<Arc<AppState>>;
 
@@ -43,21 +45,33 @@ pub struct DoneQuery {
     done: Option<String>,
 }
 
-/// The owner's meter and its newest keys.
-async fn load(
-    st: &Arc<AppState>,
-    s: &Signed,
-    owner: String,
-) -> Result<(OwnerMeter, Vec<KeyRecord>, u64), ApiError> {
+/// Days of usage the owner page charts.
+const USAGE_DAYS: i64 = 14;
+
+/// The owner's meter, its newest keys (and how many it has) and its usage buckets (a day
+/// each) of the last [`USAGE_DAYS`] days.
+type OwnerData = (OwnerMeter, Vec<KeyRecord>, u64, Vec<UsageBucket>);
+
+async fn load(st: &Arc<AppState>, s: &Signed, owner: String) -> Result<OwnerData, ApiError> {
     let account = s.key.account.clone();
     management_call(st, move |reg| {
         let meter = reg.owner_meter(&account, &owner)?;
+        let usage = reg.usage(
+            &account,
+            &UsageQuery {
+                key_id: None,
+                owner: Some(owner.clone()),
+                from: (now().div_euclid(86_400) - USAGE_DAYS + 1) * 86_400,
+                to: now() + 1,
+                granularity: Granularity::Day,
+            },
+        )?;
         let q = ListQuery {
             owner: Some(owner),
             ..ListQuery::default()
         };
         let keys = reg.list(&account, &q)?;
-        Ok((meter, keys.data, keys.total))
+        Ok((meter, keys.data, keys.total, usage))
     })
     .await
 }
@@ -65,12 +79,11 @@ async fn load(
 fn owner_page(
     s: &Signed,
     status: StatusCode,
-    m: &OwnerMeter,
-    keys: &[KeyRecord],
-    total: u64,
+    data: &OwnerData,
     edit: &KeyFields,
     top: Markup,
 ) -> Response {
+    let (m, keys, total, usage) = (&data.0, &data.1, data.2, &data.3);
     let url = owner_url(&m.owner);
     let body = html! {
         h1 { "Owner " (m.owner) }
@@ -102,6 +115,7 @@ fn owner_page(
             }
             p { a href={ "/console/audit?" (serde_urlencoded::to_string([("key_id", format!("owner:{}", m.owner))]).unwrap_or_default()) } { "Audit log of this owner's meter" } }
         }
+        (chart::usage_section("this owner's keys", usage, USAGE_DAYS, false))
         section aria-labelledby="owner-keys-title" {
             h2 #owner-keys-title { "Keys" }
             p { (total) " " @if total == 1 { "key" } @else { "keys" } }
@@ -181,13 +195,13 @@ pub async fn show_owner(
     Query(q): Query<DoneQuery>,
 ) -> Response {
     match load(&st, &s, owner).await {
-        Ok((m, keys, total)) => {
+        Ok(data) => {
             let top = match q.done.as_deref() {
                 Some("saved") => notice(Some("saved")),
                 Some("credits") => notice(Some("credits")),
                 _ => html! {},
             };
-            owner_page(&s, StatusCode::OK, &m, &keys, total, &fields_of(&m), top)
+            owner_page(&s, StatusCode::OK, &data, &fields_of(&data.0), top)
         }
         Err(e) => error_page(Some(&s), &e, Some("/console/keys")),
     }
@@ -218,17 +232,9 @@ async fn failed(
         );
     }
     match load(st, s, owner).await {
-        Ok((m, keys, total)) => {
-            let edit = edit.unwrap_or_else(|| fields_of(&m));
-            owner_page(
-                s,
-                e.status,
-                &m,
-                &keys,
-                total,
-                &edit,
-                alert(&e.message, e.code),
-            )
+        Ok(data) => {
+            let edit = edit.unwrap_or_else(|| fields_of(&data.0));
+            owner_page(s, e.status, &data, &edit, alert(&e.message, e.code))
         }
         Err(_) => error_page(Some(s), &e, Some("/console/keys")),
     }
