@@ -417,6 +417,10 @@ test("the usage charts have data after a series of verifications", async () => {
   const ownerValid = await page.$$eval("#usage-valid rect.bar title", (t) => Number(t[t.length - 1].textContent.split(": ")[1]));
   assert.ok(ownerValid >= 3, `the owner's passed verifications today: ${ownerValid}`);
   await check(page, "owner-usage");
+  await page.select("#days", "30");
+  await clickAndWait(page, "#show-range");
+  assert.match(page.url(), /days=30/);
+  assert.equal(await page.$$eval("#usage-valid rect.bar", (r) => r.length), 30);
 });
 
 test("disable (verify fails), enable (verify works)", async () => {

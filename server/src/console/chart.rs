@@ -40,6 +40,29 @@ fn usage_series(
     })
 }
 
+/// The ranges, in days, a page's charts offer; the first is the default.
+pub const RANGES: [i64; 4] = [14, 7, 30, 90];
+
+/// The range a page was asked for: one of [`RANGES`], else the default.
+pub fn range(days: Option<i64>) -> i64 {
+    days.filter(|d| RANGES.contains(d)).unwrap_or(RANGES[0])
+}
+
+/// The form that picks a range for the page at `action`.
+pub fn range_form(action: &str, days: i64) -> Markup {
+    html! {
+        form.filters method="get" action=(action) {
+            div.field {
+                label for="days" { "Range" }
+                select #days name="days" {
+                    @for d in RANGES { option value=(d) selected[d == days] { "last " (d) " days" } }
+                }
+            }
+            button #show-range type="submit" { "Show" }
+        }
+    }
+}
+
 /// The usage section of a page: verifications that passed and were refused, and credits
 /// spent when `credits`, a day over the last `days` days, for `what` ("this key", ...).
 pub fn usage_section(what: &str, usage: &[UsageBucket], days: i64, credits: bool) -> Markup {

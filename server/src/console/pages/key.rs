@@ -34,8 +34,7 @@ pub struct KeyQuery {
     days: Option<i64>,
 }
 
-/// The activity chart's ranges, in days; the first is the default.
-const RANGES: [i64; 4] = [14, 7, 30, 90];
+use crate::console::chart::RANGES;
 
 /// Audit entries the activity chart reads at most.
 const ACTIVITY_SCAN: usize = 1_000;
@@ -160,15 +159,7 @@ fn key_page(
         }
         section aria-labelledby="activity-title" {
             h2 #activity-title { "Activity" }
-            form.filters method="get" action=(key_url(id)) {
-                div.field {
-                    label for="days" { "Range" }
-                    select #days name="days" {
-                        @for d in RANGES { option value=(d) selected[d == days] { "last " (d) " days" } }
-                    }
-                }
-                button #show-range type="submit" { "Show" }
-            }
+            (chart::range_form(&key_url(id), days))
             (chart::bars("activity", &format!("Changes to this key a day, last {days} days (UTC), from the audit log"), &activity(entries, days)))
         }
         (chart::usage_section("this key", usage, days, rec.credits.is_some()))
@@ -230,7 +221,7 @@ pub async fn show_key(
     Path(id): Path<String>,
     Query(q): Query<KeyQuery>,
 ) -> Response {
-    let days = q.days.filter(|d| RANGES.contains(d)).unwrap_or(RANGES[0]);
+    let days = chart::range(q.days);
     match load_key(&st, &s, id, days).await {
         Ok(loaded) => {
             let fields = KeyFields::from_record(&loaded.rec);

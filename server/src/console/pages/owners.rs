@@ -43,16 +43,20 @@ pub fn owner_url(owner: &str) -> String {
 #[derive(Deserialize)]
 pub struct DoneQuery {
     done: Option<String>,
+    days: Option<i64>,
 }
 
 /// Days of usage the owner page charts.
-const USAGE_DAYS: i64 = 14;
+/// The owner's meter, its newest keys (and how many it has), its usage buckets (a day
+/// each) of the last `days` days, and `days`.
+type OwnerData = (OwnerMeter, Vec<KeyRecord>, u64, Vec<UsageBucket>, i64);
 
-/// The owner's meter, its newest keys (and how many it has) and its usage buckets (a day
-/// each) of the last [`USAGE_DAYS`] days.
-type OwnerData = (OwnerMeter, Vec<KeyRecord>, u64, Vec<UsageBucket>);
-
-async fn load(st: &Arc<AppState>, s: &Signed, owner: String) -> Result<OwnerData, ApiError> {
+async fn load(
+    st: &Arc<AppState>,
+    s: &Signed,
+    owner: String,
+    days: i64,
+) -> Result<OwnerData, ApiError> {
     let account = s.key.account.clone();
     management_call(st, move |reg| {
         let meter = reg.owner_meter(&account, &owner)?;
@@ -61,7 +65,7 @@ async fn load(st: &Arc<AppState>, s: &Signed, owner: String) -> Result<OwnerData
             &UsageQuery {
                 key_id: None,
                 owner: Some(owner.clone()),
-                from: (now().div_euclid(86_400) - USAGE_DAYS + 1) * 86_400,
+                from: (now().div_euclid(86_400) - days + 1) * 86_400,
                 to: now() + 1,
                 granularity: Granularity::Day,
             },
@@ -71,7 +75,7 @@ async fn load(st: &Arc<AppState>, s: &Signed, owner: String) -> Result<OwnerData
             ..ListQuery::default()
         };
         let keys = reg.list(&account, &q)?;
-        Ok((meter, keys.data, keys.total, usage))
+        Ok((meter, keys.data, keys.total, usage, days))
     })
     .await
 }
@@ -83,7 +87,7 @@ fn owner_page(
     edit: &KeyFields,
     top: Markup,
 ) -> Response {
-    let (m, keys, total, usage) = (&data.0, &data.1, data.2, &data.3);
+    let (m, keys, total, usage, days) = (&data.0, &data.1, data.2, &data.3, data.4);
     let url = owner_url(&m.owner);
     let body = html! {
         h1 { "Owner " (m.owner) }
@@ -115,7 +119,8 @@ fn owner_page(
             }
             p { a href={ "/console/audit?" (serde_urlencoded::to_string([("key_id", format!("owner:{}", m.owner))]).unwrap_or_default()) } { "Audit log of this owner's meter" } }
         }
-        (chart::usage_section("this owner's keys", usage, USAGE_DAYS, false))
+        (chart::range_form(&url, days))
+        (chart::usage_section("this owner's keys", usage, days, false))
         section aria-labelledby="owner-keys-title" {
             h2 #owner-keys-title { "Keys" }
             p { (total) " " @if total == 1 { "key" } @else { "keys" } }
@@ -194,7 +199,7 @@ pub async fn show_owner(
     Path(owner): Path<String>,
     Query(q): Query<DoneQuery>,
 ) -> Response {
-    match load(&st, &s, owner).await {
+    match load(&st, &s, owner, chart::range(q.days)).await {
         Ok(data) => {
             let top = match q.done.as_deref() {
                 Some("saved") => notice(Some("saved")),
@@ -231,7 +236,7 @@ async fn failed(
             },
         );
     }
-    match load(st, s, owner).await {
+    match load(st, s, owner, chart::RANGES[0]).await {
         Ok(data) => {
             let edit = edit.unwrap_or_else(|| fields_of(&data.0));
             owner_page(s, e.status, &data, &edit, alert(&e.message, e.code))
