@@ -194,6 +194,7 @@ describe("examples/workers (Worker in workerd via Miniflare)", { skip: !wantWork
         { type: "ESModule", path: join(ROOT, "packages/npm/src/api.mjs"), contents: read("packages/npm/src/api.mjs") },
         { type: "ESModule", path: join(ROOT, "packages/npm/src/status.mjs"), contents: read("packages/npm/src/status.mjs") },
         { type: "ESModule", path: join(ROOT, "packages/npm/src/client.mjs"), contents: read("packages/npm/src/client.mjs") },
+        { type: "ESModule", path: join(ROOT, "packages/npm/src/verified.mjs"), contents: read("packages/npm/src/verified.mjs") },
         { type: "ESModule", path: join(ROOT, "packages/npm/dist/wasm/keyseal_wasm.js"), contents: read("packages/npm/dist/wasm/keyseal_wasm.js") },
         { type: "CompiledWasm", path: join(ROOT, "packages/npm/dist/wasm/keyseal_wasm_bg.wasm"), contents: read("packages/npm/dist/wasm/keyseal_wasm_bg.wasm") },
       ],

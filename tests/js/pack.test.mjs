@@ -37,6 +37,7 @@ test("the tarball holds the built addon, the wasm build, types and sources only"
     "src/node.cjs",
     "src/node.mjs",
     "src/status.mjs",
+    "src/verified.mjs",
     "src/wasm-node.mjs",
     "src/wasm.mjs",
   ]);

@@ -37,7 +37,8 @@ from ._keyseal import (
     parse_key,
     sha256_hex,
 )
-from .client import AsyncClient, Client, CreatedKey, Token, Verification
+from .async_client import AsyncClient
+from .client import Client, CreatedKey, Token, Verification
 
 
 class KeyPolicyRecord(TypedDict, total=False):

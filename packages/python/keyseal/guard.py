@@ -49,7 +49,8 @@ from ._keyseal import (
     PepperSet,
     extract_credential,
 )
-from .client import AsyncClient, Client, Verification, _error
+from .async_client import AsyncClient
+from .client import Client, Verification, _error
 
 _TABLE: Dict[str, Any] = json.loads(resources.files("keyseal").joinpath("errors.json").read_text(encoding="utf-8"))
 STATUS: Mapping[str, int] = {c["code"]: c["credential_status"] for c in _TABLE["codes"]}
