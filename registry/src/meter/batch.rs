@@ -255,7 +255,7 @@ fn settle_in(
             let mut subjects: Vec<(&mut Subject, SubjectRules<'_>)> = states
                 .iter_mut()
                 .zip(&job.parts)
-                .zip(rules)
+                .zip(&rules)
                 .map(|((s, p), limits)| {
                     (
                         s,

@@ -110,7 +110,7 @@ impl WindowLease {
 /// The rules of one subject, aligned with its [`Subject::windows`]: `None` for a limit
 /// this request does not apply.
 pub(crate) struct SubjectRules<'a> {
-    pub(crate) limits: Vec<Option<&'a RateLimit>>,
+    pub(crate) limits: &'a [Option<&'a RateLimit>],
     pub(crate) credits: Option<&'a Credits>,
 }
 
@@ -130,7 +130,7 @@ pub(crate) fn decide_local(
             return (Local::NeedsDatabase, Vec::new());
         }
         fresh &= now_ms.saturating_sub(s.synced_at_ms) <= TRUST_REFUSAL_MS;
-        for ((_, w), limit) in applied(&mut s.windows, &rules.limits) {
+        for ((_, w), limit) in applied(&mut s.windows, rules.limits) {
             w.roll(limit, now_ms);
             covered &= w.lease >= cost;
         }
@@ -156,7 +156,7 @@ pub(crate) fn decide_local(
     }
     if !dry_run {
         for (s, rules) in subjects.iter_mut() {
-            for ((_, w), _) in applied(&mut s.windows, &rules.limits) {
+            for ((_, w), _) in applied(&mut s.windows, rules.limits) {
                 w.view.current = w.view.current.saturating_add(cost);
                 w.lease -= cost;
             }
@@ -188,7 +188,7 @@ fn run_core(
     let mut limits: Vec<LimitSlot<'_>> = Vec::new();
     let mut credits: Vec<CreditSlot<'_>> = Vec::new();
     for (s, rules) in subjects.iter_mut() {
-        for ((_, w), limit) in applied(&mut s.windows, &rules.limits) {
+        for ((_, w), limit) in applied(&mut s.windows, rules.limits) {
             limits.push(LimitSlot::new(limit, &mut w.view));
         }
         if let (Some(c), Some(rule)) = (s.credits.as_mut(), rules.credits) {
@@ -241,7 +241,7 @@ pub(crate) fn settle(
 ) -> (Verdict, Vec<Report>) {
     // 1. Give everything back: the database states become the truth without our leases.
     for ((s, rules), r) in subjects.iter_mut().zip(rows.iter_mut()) {
-        for (((_, w), limit), db) in applied(&mut s.windows, &rules.limits).zip(&mut r.windows) {
+        for (((_, w), limit), db) in applied(&mut s.windows, rules.limits).zip(&mut r.windows) {
             // A state off this limit's grid (written under another window, by a request
             // that raced a change of the limit) starts empty: the core's `advance` says so.
             let (mut state, _) = limit.advance(db, now_ms);
@@ -274,7 +274,7 @@ pub(crate) fn settle(
     let (verdict, reports) = run_core(subjects, now_ms, cost, dry_run);
     // 3. Write back what was spent, and lease a share of what is left.
     for ((s, rules), r) in subjects.iter_mut().zip(rows.iter_mut()) {
-        for (((_, w), limit), db) in applied(&mut s.windows, &rules.limits).zip(&mut r.windows) {
+        for (((_, w), limit), db) in applied(&mut s.windows, rules.limits).zip(&mut r.windows) {
             *db = w.view;
             if verdict.allowed && !dry_run {
                 let room = limit.check(&w.view, now_ms, 0).remaining;

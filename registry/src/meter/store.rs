@@ -137,6 +137,23 @@ pub(crate) fn load_balance_epoch(
     }))
 }
 
+/// The balance of `subject` as committed, without a transaction or a lock (a read for an
+/// answer, not for a change); `None` when it has none.
+pub(crate) fn read_balance(
+    conn: &mut dyn Conn,
+    subject: &str,
+) -> Result<Option<CreditState>, Error> {
+    Ok(conn
+        .query_one(
+            "SELECT remaining, refilled_at_ms FROM meter_credits WHERE subject = ?",
+            &[Val::from(subject)],
+        )?
+        .map(|r| CreditState {
+            remaining: u(r.first()),
+            refilled_at_ms: u(r.get(1)),
+        }))
+}
+
 /// Writes the balance of `subject`.
 pub(crate) fn save_balance(
     conn: &mut dyn Conn,

@@ -156,13 +156,8 @@ impl Registry {
             return Ok(None);
         };
         let now_ms = self.inner.config.clock.now_ms();
-        let db = {
-            let mut conn = self.inner.pool.get()?;
-            conn.begin()?;
-            let b = store::load_balance(&mut *conn, subject);
-            conn.rollback();
-            b?
-        };
+        // A read: no transaction (on SQLite `begin` would take the write lock).
+        let db = store::read_balance(&mut *self.inner.pool.get()?, subject)?;
         let held = self
             .inner
             .meters
@@ -246,7 +241,7 @@ fn subjects_of<'a, 'g>(
             (
                 &mut **g,
                 SubjectRules {
-                    limits: h.applied.clone(),
+                    limits: &h.applied,
                     credits: h.part.rules.credits.as_ref(),
                 },
             )
