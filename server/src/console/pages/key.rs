@@ -288,6 +288,24 @@ async fn write_failed(
     }
 }
 
+/// The checked form of a write on key `id` and the value `read` takes from it, or the
+/// answer to give instead: the refusal of an unchecked form, or the key page with the
+/// error.
+async fn key_form<T>(
+    st: &Arc<AppState>,
+    s: &Signed,
+    id: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    read: fn(&Form) -> Result<T, ApiError>,
+) -> Result<(Form, T), Response> {
+    let form = checked_form(s, headers, body, true).map_err(|r| *r)?;
+    match read(&form) {
+        Ok(v) => Ok((form, v)),
+        Err(e) => Err(write_failed(st, s, id, e, None).await),
+    }
+}
+
 fn version_of(f: &Form) -> Result<u64, ApiError> {
     f.get("version").parse().map_err(|_| {
         ApiError::bad_request("invalid argument: the form lost the key's version; reload the page")
@@ -338,13 +356,9 @@ async fn set_enabled(
     body: Bytes,
     enabled: bool,
 ) -> Response {
-    let form = match checked_form(&s, &headers, &body, true) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    let version = match version_of(&form) {
-        Ok(v) => v,
-        Err(e) => return write_failed(&st, &s, &id, e, None).await,
+    let (_, version) = match key_form(&st, &s, &id, &headers, &body, version_of).await {
+        Ok(read) => read,
+        Err(r) => return r,
     };
     let (account, actor, key) = (s.key.account.clone(), s.actor(), id.clone());
     let r = management_call(&st, move |reg| {
@@ -408,13 +422,9 @@ pub async fn add_key_credits(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match checked_form(&s, &headers, &body, true) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    let amount = match amount_of(&form) {
-        Ok(n) => n,
-        Err(e) => return write_failed(&st, &s, &id, e, None).await,
+    let (_, amount) = match key_form(&st, &s, &id, &headers, &body, amount_of).await {
+        Ok(read) => read,
+        Err(r) => return r,
     };
     let (account, actor, key) = (s.key.account.clone(), s.actor(), id.clone());
     let r = management_call(&st, move |reg| {
@@ -525,13 +535,9 @@ pub async fn delete_key(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match checked_form(&s, &headers, &body, true) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    let version = match version_of(&form) {
-        Ok(v) => v,
-        Err(e) => return write_failed(&st, &s, &id, e, None).await,
+    let (form, version) = match key_form(&st, &s, &id, &headers, &body, version_of).await {
+        Ok(read) => read,
+        Err(r) => return r,
     };
     if form.opt("confirm").is_none() {
         let e = ApiError::new(
