@@ -15,9 +15,13 @@
 //! [`crate::Registry::close`]) into the `usage_minute`, `usage_hour` and `usage_day`
 //! tables, upserts that add to what is there, so several instances on one PostgreSQL
 //! add up. Counts are therefore visible to [`crate::Registry::usage`] within about a
-//! second. A failed write keeps the counts for the next one; while the database stays
-//! unreachable, at most [`MAX_PENDING_CELLS`] cells are held and later ones are dropped.
-//! A crash loses at most the last second's counts.
+//! second. The cells are written in primary-key order, 256 to a transaction, so that
+//! each transaction holds SQLite's write lock for a moment only (metered requests that
+//! settle in the database take turns with it) and touches its own range of pages. A
+//! failed write keeps the counts not yet written for the next one; while the database
+//! stays unreachable, at most [`MAX_PENDING_CELLS`] cells are held and later ones are
+//! dropped. These commits do not wait for the disk: `kill -9` loses at most the last
+//! second's counts (those still in memory), a power cut may lose a moment more.
 //!
 //! Buckets older than their retention ([`crate::RegistryConfig::usage_retention`]) are
 //! deleted by the same thread, at most once a minute.

@@ -21,7 +21,8 @@ use keyseal::meter::{RateLimit, Verdict};
 use super::KeyMeter;
 use super::lease::{self, LeasePolicy, Report, Rows, Subject, SubjectRules};
 use super::store;
-use crate::store::{Conn, Dialect, Pool};
+use crate::registry::tx::{Commit, with_tx_as};
+use crate::store::{Conn, Pool};
 
 /// Most requests per batch.
 pub(crate) const MAX_BATCH: usize = 256;
@@ -154,34 +155,12 @@ fn settle_batch(
     policy: LeasePolicy,
     batch: &mut [Job],
 ) -> Result<Vec<Settled>, Error> {
-    let mut conn = pool.get()?;
-    let durable = takes_credits(batch);
-    let sqlite = conn.dialect() == Dialect::Sqlite;
-    if sqlite && !durable {
-        conn.batch("PRAGMA synchronous = NORMAL")?;
-    }
-    let r = (|| {
-        conn.begin()?;
-        if conn.dialect() == Dialect::Postgres && !durable {
-            conn.batch("SET LOCAL synchronous_commit = off")?;
-        }
-        let out = settle_in(&mut *conn, policy, batch);
-        match out {
-            Ok(v) => {
-                conn.commit()?;
-                Ok(v)
-            }
-            Err(e) => {
-                conn.rollback();
-                Err(e)
-            }
-        }
-    })();
-    if sqlite && !durable {
-        // Back to the pool's setting (FULL) for the next user of this connection.
-        conn.batch("PRAGMA synchronous = FULL")?;
-    }
-    r
+    let commit = if takes_credits(batch) {
+        Commit::Durable
+    } else {
+        Commit::Relaxed
+    };
+    with_tx_as(pool, commit, |conn| settle_in(conn, policy, batch))
 }
 
 /// Locks and reads every row of the batch in subject order, settles each request, and

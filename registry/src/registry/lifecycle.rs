@@ -11,7 +11,7 @@ use keyseal::{Error, KeyFormat};
 use super::gate::Gate;
 use super::group::GroupCommit;
 use super::inner::Inner;
-use super::tasks::{Tasks, flush, flush_usage};
+use super::tasks::{Tasks, checkpoint, flush, flush_usage};
 use super::tx::{set_setting, with_tx};
 use crate::cache::{NegativeCache, RecordCache};
 use crate::config::RegistryConfig;
@@ -231,6 +231,7 @@ impl Registry {
         self.tasks.stop();
         let _ = flush(&self.inner);
         let _ = flush_usage(&self.inner);
+        let _ = checkpoint(&self.inner);
     }
 }
 

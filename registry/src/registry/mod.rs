@@ -27,7 +27,7 @@ mod paging;
 mod queries;
 mod rows;
 mod tasks;
-mod tx;
+pub(crate) mod tx;
 mod usage;
 mod verify;
 mod writes;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use keyseal::Error;
 
 use super::inner::Inner;
-use super::tx::with_tx;
+use super::tx::{Commit, with_tx, with_tx_as};
 use crate::config::CHANGE_CHANNEL;
 use crate::store::{self, Conn, Dialect, Storage, Val};
 use crate::usage::{Granularity, Taken, rollup};
@@ -180,19 +180,38 @@ pub(super) fn write_usage(
     Ok(())
 }
 
-/// Writes the pending usage counts into the minute, hour and day tables in one
-/// transaction (upserts that add), then deletes buckets past their retention when that
-/// was last done a minute ago or more. On failure the counts stay pending.
+/// Pending cells written per transaction: each holds SQLite's write lock for a few
+/// milliseconds, so a batch of meter settles (waiting in the writer gate) gets in between.
+pub(super) const USAGE_CHUNK: usize = 256;
+
+/// Writes the pending usage counts into the minute, hour and day tables (upserts that
+/// add), [`USAGE_CHUNK`] cells per transaction, committed without waiting for the disk
+/// (see [`Commit::Relaxed`]: counts survive `kill -9`, a power cut may lose the last
+/// moments); then deletes buckets past their retention when that was last done a minute
+/// ago or more. On failure the cells not yet written stay pending.
 pub(super) fn flush_usage(inner: &Inner) -> Result<usize, Error> {
-    let taken = inner.usage.take();
+    let mut taken = inner.usage.take();
+    // In primary-key order, so that each chunk covers its own range of the tables' pages
+    // (unsorted, every chunk would rewrite pages all over the tables).
+    taken.sort_unstable_by(|a, b| {
+        (&a.account, &a.key_id, a.cell.minute).cmp(&(&b.account, &b.key_id, b.cell.minute))
+    });
     let now = inner.config.clock.now();
-    let prune = now.saturating_sub(inner.usage_pruned_at.load(Ordering::Acquire)) >= 60;
-    if taken.is_empty() && !prune {
-        return Ok(0);
+    let total = taken.len();
+    while !taken.is_empty() {
+        let rest = taken.split_off(taken.len().min(USAGE_CHUNK));
+        let written = with_tx_as(&inner.pool, Commit::Relaxed, |conn| {
+            write_usage(conn, &taken, i64::MIN)
+        });
+        if let Err(e) = written {
+            taken.extend(rest);
+            inner.usage.restore(taken);
+            return Err(e);
+        }
+        taken = rest;
     }
-    let r = with_tx(&inner.pool, |conn| {
-        write_usage(conn, &taken, i64::MIN)?;
-        if prune {
+    if now.saturating_sub(inner.usage_pruned_at.load(Ordering::Acquire)) >= 60 {
+        with_tx_as(&inner.pool, Commit::Relaxed, |conn| {
             for g in Granularity::ALL {
                 let cutoff = now.saturating_sub(inner.config.usage_retention.of(g));
                 conn.exec(
@@ -200,15 +219,24 @@ pub(super) fn flush_usage(inner: &Inner) -> Result<usize, Error> {
                     &[Val::Int(g.floor(cutoff))],
                 )?;
             }
-        }
-        Ok(taken.len())
-    });
-    match &r {
-        Ok(_) if prune => inner.usage_pruned_at.store(now, Ordering::Release),
-        Ok(_) => {}
-        Err(_) => inner.usage.restore(taken),
+            Ok(())
+        })?;
+        inner.usage_pruned_at.store(now, Ordering::Release);
     }
-    r
+    Ok(total)
+}
+
+/// SQLite: copies the write-ahead log back into the database file, as far as readers
+/// allow (`PASSIVE`: waits for no one, never blocks a writer). Connections never do it as
+/// they commit (see `store::sqlite`), so the background thread does, after each flush.
+pub(super) fn checkpoint(inner: &Inner) -> Result<(), Error> {
+    if let Storage::Sqlite(_) = inner.storage {
+        inner
+            .pool
+            .get()?
+            .query("PRAGMA wal_checkpoint(PASSIVE)", &[])?;
+    }
+    Ok(())
 }
 
 fn flusher(inner: &Inner, stop: &AtomicBool) {
@@ -221,6 +249,7 @@ fn flusher(inner: &Inner, stop: &AtomicBool) {
         }
         let _ = flush(inner);
         let _ = flush_usage(inner);
+        let _ = checkpoint(inner);
     }
 }
 

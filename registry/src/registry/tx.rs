@@ -33,23 +33,60 @@ pub(super) fn set_setting(
 }
 
 /// Runs `f` in a write transaction on a pooled connection: commit on `Ok`, roll back on
-/// `Err`.
+/// `Err`. The commit waits for the disk.
 pub(super) fn with_tx<T>(
     pool: &Pool,
     f: impl FnOnce(&mut dyn Conn) -> Result<T, Error>,
 ) -> Result<T, Error> {
+    with_tx_as(pool, Commit::Durable, f)
+}
+
+/// Whether a transaction's commit waits for the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Commit {
+    /// Survives `kill -9` and a power cut once acknowledged (the pool's setting).
+    Durable,
+    /// Survives `kill -9`; a power cut may lose the last moments (`synchronous = NORMAL`
+    /// on SQLite, `synchronous_commit = off` on PostgreSQL). For data nobody was told is
+    /// safe: window counters, usage counts.
+    Relaxed,
+}
+
+/// [`with_tx`] with a choice of [`Commit`].
+pub(crate) fn with_tx_as<T>(
+    pool: &Pool,
+    commit: Commit,
+    f: impl FnOnce(&mut dyn Conn) -> Result<T, Error>,
+) -> Result<T, Error> {
     let mut conn = pool.get()?;
-    conn.begin()?;
-    match f(&mut *conn) {
-        Ok(v) => {
-            conn.commit()?;
-            Ok(v)
-        }
-        Err(e) => {
-            conn.rollback();
-            Err(e)
-        }
+    let relaxed_sqlite = commit == Commit::Relaxed && conn.dialect() == Dialect::Sqlite;
+    if relaxed_sqlite {
+        conn.batch("PRAGMA synchronous = NORMAL")?;
     }
+    let r = (|| {
+        conn.begin()?;
+        let out = (|| {
+            if commit == Commit::Relaxed && conn.dialect() == Dialect::Postgres {
+                conn.batch("SET LOCAL synchronous_commit = off")?;
+            }
+            f(&mut *conn)
+        })();
+        match out {
+            Ok(v) => {
+                conn.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                conn.rollback();
+                Err(e)
+            }
+        }
+    })();
+    if relaxed_sqlite {
+        // Back to the pool's setting (FULL) for the next user of this connection.
+        conn.batch("PRAGMA synchronous = FULL")?;
+    }
+    r
 }
 
 /// Notifies the ids of a batch, several per notification (payloads stay under

@@ -144,6 +144,9 @@ pub(crate) trait Conn: Send {
         // A failed rollback leaves the connection broken, which the pool then drops.
         let _ = self.batch("ROLLBACK");
     }
+    /// Rolls back a transaction a caller left open (the pool calls it on every
+    /// connection it takes back, so no lock outlives its borrower).
+    fn end_open_tx(&mut self) {}
     fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>, DbErr> {
         Ok(self.query(sql, params)?.into_iter().next())
     }

@@ -2,7 +2,7 @@
 //!
 //! - `conn`: the [`Conn`] trait both backends implement, [`Val`], [`Row`], [`DbErr`];
 //! - `sqlite`, `pg`: the two backends (`tls`: PostgreSQL's libpq-style TLS);
-//! - `pool`: the blocking connection pool;
+//! - `pool`: the blocking connection pool; `write_gate`: SQLite's writers take turns in it;
 //! - `storage`: [`Storage`], the public choice of backend;
 //! - `migrate`: the versioned migrations (`registry/migrations/`, embedded at build).
 
@@ -13,6 +13,7 @@ mod pool;
 mod sqlite;
 mod storage;
 mod tls;
+mod write_gate;
 
 pub(crate) use conn::{Conn, DbErr, Dialect, Row, Val};
 pub use migrate::SCHEMA_VERSION;

@@ -88,7 +88,10 @@ impl Pool {
 
     /// Takes a connection back: idle for the next caller, or closed when it is broken or
     /// `discard` says so (its slot is free again either way).
-    fn release(&self, conn: Box<dyn Conn>, discard: bool) {
+    fn release(&self, mut conn: Box<dyn Conn>, discard: bool) {
+        if !discard {
+            conn.end_open_tx();
+        }
         if let Ok(mut st) = self.state.lock() {
             if discard || conn.is_broken() {
                 st.open -= 1;

@@ -1,13 +1,22 @@
 //! The SQLite backend (rusqlite): opening a file with the per-connection settings (WAL,
 //! `synchronous=FULL`, page cache and mmap sizes, 0600 files) and [`Conn`] on top of it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::conn::{Conn, DbErr, Dialect, Row, Val};
+use super::write_gate::WriteGate;
+
+/// How long a writer waits for the database's write lock (the gate, then SQLite's busy
+/// timeout for other processes) before `storage_unavailable`.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
 
 pub(crate) struct SqliteConn {
     conn: rusqlite::Connection,
     broken: bool,
+    /// The writer gate of this pool's database, and whether this connection holds it.
+    gate: Arc<WriteGate>,
+    gated: bool,
 }
 
 impl rusqlite::ToSql for Val {
@@ -98,26 +107,40 @@ fn private_files(path: &str) {
 fn private_files(_path: &str) {}
 
 impl SqliteConn {
-    pub(crate) fn open(path: &str, mem: SqliteMemory) -> Result<SqliteConn, DbErr> {
+    pub(crate) fn open(
+        path: &str,
+        mem: SqliteMemory,
+        gate: Arc<WriteGate>,
+    ) -> Result<SqliteConn, DbErr> {
         private_files(path);
         let conn = rusqlite::Connection::open(path).map_err(sqlite_err)?;
         // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on every
         // commit, so an acknowledged write survives kill -9 and power loss. A negative
-        // cache_size is in KiB (https://sqlite.org/pragma.html#pragma_cache_size).
+        // cache_size is in KiB (https://sqlite.org/pragma.html#pragma_cache_size). No
+        // commit copies the WAL back into the database (wal_autocheckpoint=0): the
+        // registry's background thread does, every second (`tasks::checkpoint`), so a
+        // request's commit never pays for it.
         conn.execute_batch(&format!(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
-             PRAGMA cache_size=-{}; PRAGMA mmap_size={};",
+             PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-{}; PRAGMA mmap_size={};",
             (mem.cache / 1024).max(1),
             mem.mmap
         ))
         .map_err(sqlite_err)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(sqlite_err)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(sqlite_err)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(SqliteConn {
             conn,
             broken: false,
+            gate,
+            gated: false,
         })
+    }
+
+    fn ungate(&mut self) {
+        if std::mem::take(&mut self.gated) {
+            self.gate.release();
+        }
     }
 
     fn mark(&mut self, e: DbErr) -> DbErr {
@@ -173,5 +196,48 @@ impl Conn for SqliteConn {
     }
     fn is_broken(&self) -> bool {
         self.broken
+    }
+
+    /// Takes this process's turn at the write lock (the gate), then SQLite's lock at once
+    /// (`IMMEDIATE`), so two writers never deadlock on a lock upgrade.
+    fn begin(&mut self) -> Result<(), DbErr> {
+        if !self.gated {
+            self.gate.acquire(BUSY_WAIT)?;
+            self.gated = true;
+        }
+        let r = self.batch("BEGIN IMMEDIATE");
+        if r.is_err() {
+            self.ungate();
+        }
+        r
+    }
+
+    /// Commits; a commit that fails leaves nothing open (rolled back) and the gate free.
+    fn commit(&mut self) -> Result<(), DbErr> {
+        let r = self.batch("COMMIT");
+        if r.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.ungate();
+        r
+    }
+
+    fn rollback(&mut self) {
+        // A failed rollback leaves the connection broken, which the pool then drops.
+        let _ = self.batch("ROLLBACK");
+        self.ungate();
+    }
+
+    fn end_open_tx(&mut self) {
+        if !self.conn.is_autocommit() {
+            self.rollback();
+        }
+        self.ungate();
+    }
+}
+
+impl Drop for SqliteConn {
+    fn drop(&mut self) {
+        self.ungate();
     }
 }

@@ -6,6 +6,7 @@ use super::conn::Conn;
 use super::pg::PgConn;
 use super::pool::Pool;
 use super::sqlite::{SqliteConn, SqliteMemory};
+use super::write_gate::WriteGate;
 
 /// Where the registry keeps its data.
 #[derive(Clone)]
@@ -37,8 +38,12 @@ impl Storage {
         match self {
             Storage::Sqlite(path) => {
                 let path = path.clone();
+                let gate = Arc::new(WriteGate::default());
                 Arc::new(Pool::new(
-                    Box::new(move || Ok(Box::new(SqliteConn::open(&path, mem)?) as Box<dyn Conn>)),
+                    Box::new(move || {
+                        let conn = SqliteConn::open(&path, mem, Arc::clone(&gate))?;
+                        Ok(Box::new(conn) as Box<dyn Conn>)
+                    }),
                     max,
                 ))
             }
