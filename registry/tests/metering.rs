@@ -153,6 +153,33 @@ both! {
         assert_eq!(r.credit_balance("acct_1", &id).unwrap(), Some(6));
     }
 
+    fn a_clean_close_gives_back_the_leases_of_every_key(fx) {
+        // More keys than one give-back transaction takes (256).
+        let keys: Vec<(String, String)> = {
+            let r = fx.open();
+            let keys: Vec<_> = (0..300)
+                .map(|i| {
+                    let mut n = NewKey::new("acct_1", &format!("metered-{i}"));
+                    n.limits = vec![limit("per_minute", 10, 60_000)];
+                    n.credits = Some(credits(100));
+                    let c = r.create(&n, &alice()).unwrap();
+                    (c.key.expose().to_owned(), c.record.id.clone())
+                })
+                .collect();
+            for (key, _) in &keys {
+                assert_eq!(verify_at(&r, key, &req(1), T0), None);
+            }
+            keys
+        };
+        let r = fx.open();
+        for (key, id) in &keys {
+            assert_eq!(r.credit_balance("acct_1", id).unwrap(), Some(99), "{id}");
+            let v = r.verify_metered(key, &RequestContext::at(T0), &req(9)).unwrap();
+            assert!(v.decision.is_ok(), "{id}");
+            assert_eq!(v.meter.unwrap().limits[0].remaining, 0, "{id}");
+        }
+    }
+
     fn credits_spent_never_come_back_after_a_crash(fx) {
         let spent = 37;
         let id = {

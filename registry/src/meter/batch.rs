@@ -6,9 +6,12 @@
 //! database, so one transaction per request would cap the server at what the disk
 //! commits per second; a batch costs one commit for up to [`MAX_BATCH`] requests.
 //!
-//! Rows are locked in one order in every transaction (by subject, the balance before its
-//! windows, as key updates take them), so concurrent batches on PostgreSQL never
-//! deadlock each other. A batch that changes no balance commits without waiting for the
+//! A batch reads, locks and writes its rows with a few multi-row statements (upserts
+//! through the primary keys, see [`store::lock_windows`]), not a few per request: on
+//! PostgreSQL every statement is a round trip. Rows are locked in one order in every
+//! transaction (all balances by subject, then all windows by subject and name; a key
+//! update takes its one subject's balance before its windows), so concurrent batches
+//! and updates on PostgreSQL never deadlock each other. A batch that changes no balance commits without waiting for the
 //! disk (`synchronous = NORMAL` on SQLite, `synchronous_commit = off` on PostgreSQL): a
 //! window counter then survives `kill -9` but may lose its last moments to a power cut;
 //! every batch that takes credits waits for the disk, so credits stay durable.
@@ -16,7 +19,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 
 use keyseal::Error;
-use keyseal::meter::{RateLimit, Verdict};
+use keyseal::meter::{CreditState, RateLimit, Verdict, WindowState};
 
 use super::KeyMeter;
 use super::lease::{self, LeasePolicy, Report, Rows, Subject, SubjectRules};
@@ -113,6 +116,35 @@ impl Settles {
     }
 }
 
+/// Settles requests of one subject each (`parts`, all at `now_ms`, cost 0, a dry run) in
+/// transactions of up to [`MAX_BATCH`], now rather than queued: giving every lease back at
+/// close, where one transaction per subject took a minute at 100,000 keys on PostgreSQL.
+/// The caller holds each subject's lock; the new states come back in `parts`' order.
+pub(crate) fn give_back_all(
+    pool: &Pool,
+    policy: LeasePolicy,
+    parts: Vec<PartJob>,
+    now_ms: u64,
+) -> Result<Vec<Subject>, Error> {
+    let mut states = Vec::with_capacity(parts.len());
+    let mut jobs: Vec<Job> = parts
+        .into_iter()
+        .map(|p| Job {
+            parts: vec![p],
+            now_ms,
+            cost: 0,
+            dry_run: true,
+            slot: Arc::new(Mutex::new(None)),
+        })
+        .collect();
+    for chunk in jobs.chunks_mut(MAX_BATCH) {
+        for out in settle_batch(pool, policy, chunk)? {
+            states.extend(out.states);
+        }
+    }
+    Ok(states)
+}
+
 /// The names of a part's applied limits.
 fn names(p: &PartJob) -> Vec<&str> {
     p.rules
@@ -163,58 +195,57 @@ fn settle_batch(
     with_tx_as(pool, commit, |conn| settle_in(conn, policy, batch))
 }
 
-/// Locks and reads every row of the batch in subject order, settles each request, and
-/// writes the rows back.
+/// Locks and reads every row of the batch (all balances by subject, then all windows by
+/// subject and name: the order every transaction takes them in), settles each request,
+/// and writes the rows back, a few multi-row statements for the whole batch.
 fn settle_in(
     conn: &mut dyn Conn,
     policy: LeasePolicy,
     batch: &mut [Job],
 ) -> Result<Vec<Settled>, Error> {
-    // (job, part) in subject order.
-    let mut order: Vec<(usize, usize)> = batch
-        .iter()
-        .enumerate()
-        .flat_map(|(j, job)| (0..job.parts.len()).map(move |p| (j, p)))
-        .collect();
-    order.sort_by(|a, b| {
-        batch[a.0].parts[a.1]
-            .subject
-            .cmp(&batch[b.0].parts[b.1].subject)
-    });
-    let mut rows: Vec<Vec<Option<Rows>>> = batch
-        .iter()
-        .map(|j| (0..j.parts.len()).map(|_| None).collect())
-        .collect();
-    for &(j, p) in &order {
-        let job = &batch[j];
-        let part = &job.parts[p];
-        let (credits, epoch) = match part.rules.credits {
-            None => (None, 0),
-            Some(_) => {
-                store::put_balance(conn, &part.subject, None, job.now_ms)?;
-                match store::load_balance_epoch(conn, &part.subject)? {
-                    Some((c, e)) => (Some(c), e),
-                    None => (None, 0),
-                }
-            }
-        };
-        let windows = store::load_windows(conn, &part.subject, &names(part))?;
-        rows[j][p] = Some(Rows {
-            windows,
-            credits,
-            epoch,
-        });
+    let now_ms = batch.iter().map(|j| j.now_ms).max().unwrap_or(0);
+    let mut credit_keys: Vec<&str> = Vec::new();
+    let mut window_keys: Vec<(&str, &str)> = Vec::new();
+    for part in batch.iter().flat_map(|j| &j.parts) {
+        if part.rules.credits.is_some() {
+            credit_keys.push(&part.subject);
+        }
+        window_keys.extend(names(part).into_iter().map(|n| (part.subject.as_str(), n)));
     }
+    credit_keys.sort_unstable();
+    credit_keys.dedup();
+    window_keys.sort_unstable();
+    window_keys.dedup();
+    let mut balances = store::lock_balances(conn, &credit_keys, now_ms)?;
+    let mut windows = store::lock_windows(conn, &window_keys)?;
+
     let mut outs = Vec::with_capacity(batch.len());
-    for (job, job_rows) in batch.iter_mut().zip(rows.iter_mut()) {
-        let mut r: Vec<Rows> = job_rows
-            .iter_mut()
-            .map(|x| {
-                x.take().unwrap_or(Rows {
-                    windows: Vec::new(),
-                    credits: None,
-                    epoch: 0,
-                })
+    let mut window_rows: Vec<(String, String, WindowState)> = Vec::new();
+    let mut balance_rows: Vec<(String, CreditState)> = Vec::new();
+    for job in batch.iter_mut() {
+        let mut r: Vec<Rows> = job
+            .parts
+            .iter()
+            .map(|p| {
+                let (credits, epoch) = match p.rules.credits {
+                    Some(_) => balances
+                        .remove(&p.subject)
+                        .map_or((None, 0), |(c, e)| (Some(c), e)),
+                    None => (None, 0),
+                };
+                let windows = names(p)
+                    .into_iter()
+                    .map(|n| {
+                        windows
+                            .remove(&(p.subject.clone(), n.to_owned()))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                Rows {
+                    windows,
+                    credits,
+                    epoch,
+                }
             })
             .collect();
         let mut states: Vec<Subject> = job.parts.iter().map(|p| p.state.clone()).collect();
@@ -255,9 +286,11 @@ fn settle_in(
             )
         };
         for (part, row) in job.parts.iter().zip(&r) {
-            store::save_windows(conn, &part.subject, &names(part), &row.windows)?;
-            if let Some(c) = &row.credits {
-                store::save_balance(conn, &part.subject, c)?;
+            for (name, state) in names(part).into_iter().zip(&row.windows) {
+                window_rows.push((part.subject.clone(), name.to_owned(), *state));
+            }
+            if let Some(c) = row.credits {
+                balance_rows.push((part.subject.clone(), c));
             }
         }
         outs.push(Settled {
@@ -266,5 +299,31 @@ fn settle_in(
             states,
         });
     }
+    // Sorted and distinct (a subject is in one request of a batch at most: its caller
+    // holds its lock; the last state would win).
+    window_rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    window_rows.dedup_by(|later, earlier| {
+        let same = (&later.0, &later.1) == (&earlier.0, &earlier.1);
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    balance_rows.sort_by(|a, b| a.0.cmp(&b.0));
+    balance_rows.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    let window_rows: Vec<(&str, &str, WindowState)> = window_rows
+        .iter()
+        .map(|(s, n, w)| (s.as_str(), n.as_str(), *w))
+        .collect();
+    let balance_rows: Vec<(&str, CreditState)> =
+        balance_rows.iter().map(|(s, c)| (s.as_str(), *c)).collect();
+    store::save_balances(conn, &balance_rows)?;
+    store::save_windows(conn, &window_rows)?;
     Ok(outs)
 }

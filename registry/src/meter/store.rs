@@ -6,7 +6,9 @@
 use keyseal::Error;
 use keyseal::meter::{CreditState, WindowState};
 
-use crate::store::{Conn, Dialect, Val};
+use std::collections::HashMap;
+
+use crate::store::{Conn, Dialect, Val, pow2_chunks, repeat_rows};
 
 fn u(v: Option<&Val>) -> u64 {
     v.and_then(Val::int)
@@ -27,58 +29,76 @@ fn lock(conn: &dyn Conn) -> &'static str {
     }
 }
 
-/// The window states of `subject` for `names`, locked; a limit never counted reads as
-/// empty. Rows are created first so that concurrent transactions lock the same rows.
-pub(crate) fn load_windows(
+/// Rows per multi-row statement of a settle batch, at most (a power of two).
+const ROWS_PER_STATEMENT: usize = 128;
+
+/// The window states of `keys` ((subject, name) pairs, sorted, distinct), locked in that
+/// order; a limit never counted reads as empty (its row is created).
+///
+/// One upsert per chunk that creates the missing rows and locks and returns them all (a
+/// no-op update locks the row as `FOR UPDATE` would): its conflict check always goes
+/// through the primary key, whatever plan a `SELECT ... IN (...)` would have been given
+/// (PostgreSQL keeps a prepared statement's generic plan made while the table was small:
+/// a sequential scan).
+pub(crate) fn lock_windows(
     conn: &mut dyn Conn,
-    subject: &str,
-    names: &[&str],
-) -> Result<Vec<WindowState>, Error> {
-    for name in names {
-        conn.exec(
-            "INSERT INTO meter_windows (subject, name, start_ms, previous, current) \
-             VALUES (?, ?, 0, 0, 0) ON CONFLICT (subject, name) DO NOTHING",
-            &[Val::from(subject), Val::from(*name)],
-        )?;
+    keys: &[(&str, &str)],
+) -> Result<HashMap<(String, String), WindowState>, Error> {
+    let mut out = HashMap::with_capacity(keys.len());
+    let mut params = Vec::with_capacity(2 * ROWS_PER_STATEMENT);
+    for chunk in pow2_chunks(keys, ROWS_PER_STATEMENT) {
+        params.clear();
+        for (subject, name) in chunk {
+            params.extend([Val::from(*subject), Val::from(*name)]);
+        }
+        let sql = format!(
+            "INSERT INTO meter_windows (subject, name, start_ms, previous, current) VALUES {} \
+             ON CONFLICT (subject, name) DO UPDATE SET start_ms = meter_windows.start_ms \
+             RETURNING subject, name, start_ms, previous, current",
+            repeat_rows("(?, ?, 0, 0, 0)", chunk.len())
+        );
+        for r in conn.query(&sql, &params)? {
+            if let (Some(subject), Some(name)) =
+                (r.first().and_then(Val::text), r.get(1).and_then(Val::text))
+            {
+                let state = WindowState {
+                    start_ms: u(r.get(2)),
+                    previous: u(r.get(3)),
+                    current: u(r.get(4)),
+                };
+                out.insert((subject.to_owned(), name.to_owned()), state);
+            }
+        }
     }
-    let sql = format!(
-        "SELECT name, start_ms, previous, current FROM meter_windows WHERE subject = ?{}",
-        lock(conn)
-    );
-    let rows = conn.query(&sql, &[Val::from(subject)])?;
-    Ok(names
-        .iter()
-        .map(|name| {
-            rows.iter()
-                .find(|r| r.first().and_then(Val::text) == Some(name))
-                .map(|r| WindowState {
-                    start_ms: u(r.get(1)),
-                    previous: u(r.get(2)),
-                    current: u(r.get(3)),
-                })
-                .unwrap_or_default()
-        })
-        .collect())
+    Ok(out)
 }
 
-/// Writes the window states of `subject`, in `names` order.
+/// Writes window states, (subject, name, state) sorted by (subject, name) and distinct.
 pub(crate) fn save_windows(
     conn: &mut dyn Conn,
-    subject: &str,
-    names: &[&str],
-    states: &[WindowState],
+    rows: &[(&str, &str, WindowState)],
 ) -> Result<(), Error> {
-    for (name, s) in names.iter().zip(states) {
-        conn.exec(
-            "UPDATE meter_windows SET start_ms = ?, previous = ?, current = ? \
-             WHERE subject = ? AND name = ?",
-            &[
+    let mut params = Vec::with_capacity(5 * ROWS_PER_STATEMENT);
+    for chunk in pow2_chunks(rows, ROWS_PER_STATEMENT) {
+        params.clear();
+        for (subject, name, s) in chunk {
+            params.extend([
+                Val::from(*subject),
+                Val::from(*name),
                 int(s.start_ms),
                 int(s.previous),
                 int(s.current),
-                Val::from(subject),
-                Val::from(*name),
-            ],
+            ]);
+        }
+        conn.exec(
+            &format!(
+                "INSERT INTO meter_windows (subject, name, start_ms, previous, current) \
+                 VALUES {} ON CONFLICT (subject, name) DO UPDATE SET \
+                 start_ms = excluded.start_ms, previous = excluded.previous, \
+                 current = excluded.current",
+                repeat_rows("(?, ?, ?, ?, ?)", chunk.len())
+            ),
+            &params,
         )?;
     }
     Ok(())
@@ -108,33 +128,56 @@ pub(crate) fn drop_windows_except(
     Ok(())
 }
 
+/// The balances of `subjects` (sorted, distinct) and their epochs (raised every time a
+/// balance is set, so leases taken before no longer come back on top of it), locked in
+/// that order; a missing one is created (0 from `at_ms`). One upsert per chunk, as
+/// [`lock_windows`] does.
+pub(crate) fn lock_balances(
+    conn: &mut dyn Conn,
+    subjects: &[&str],
+    at_ms: u64,
+) -> Result<HashMap<String, (CreditState, u64)>, Error> {
+    let mut out = HashMap::with_capacity(subjects.len());
+    let mut params = Vec::with_capacity(2 * ROWS_PER_STATEMENT);
+    for chunk in pow2_chunks(subjects, ROWS_PER_STATEMENT) {
+        params.clear();
+        for subject in chunk {
+            params.extend([Val::from(*subject), int(at_ms)]);
+        }
+        let sql = format!(
+            "INSERT INTO meter_credits (subject, remaining, refilled_at_ms) VALUES {} \
+             ON CONFLICT (subject) DO UPDATE SET epoch = meter_credits.epoch \
+             RETURNING subject, remaining, refilled_at_ms, epoch",
+            repeat_rows("(?, 0, ?)", chunk.len())
+        );
+        for r in conn.query(&sql, &params)? {
+            if let Some(subject) = r.first().and_then(Val::text) {
+                let state = CreditState {
+                    remaining: u(r.get(1)),
+                    refilled_at_ms: u(r.get(2)),
+                };
+                out.insert(subject.to_owned(), (state, u(r.get(3))));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The balance of `subject`, locked; `None` when it has none.
 pub(crate) fn load_balance(
     conn: &mut dyn Conn,
     subject: &str,
 ) -> Result<Option<CreditState>, Error> {
-    Ok(load_balance_epoch(conn, subject)?.map(|(s, _)| s))
-}
-
-/// The balance of `subject` and its epoch (raised every time the balance is set, so
-/// leases taken before no longer come back on top of it), locked.
-pub(crate) fn load_balance_epoch(
-    conn: &mut dyn Conn,
-    subject: &str,
-) -> Result<Option<(CreditState, u64)>, Error> {
     let sql = format!(
-        "SELECT remaining, refilled_at_ms, epoch FROM meter_credits WHERE subject = ?{}",
+        "SELECT remaining, refilled_at_ms FROM meter_credits WHERE subject = ?{}",
         lock(conn)
     );
-    Ok(conn.query_one(&sql, &[Val::from(subject)])?.map(|r| {
-        (
-            CreditState {
-                remaining: u(r.first()),
-                refilled_at_ms: u(r.get(1)),
-            },
-            u(r.get(2)),
-        )
-    }))
+    Ok(conn
+        .query_one(&sql, &[Val::from(subject)])?
+        .map(|r| CreditState {
+            remaining: u(r.first()),
+            refilled_at_ms: u(r.get(1)),
+        }))
 }
 
 /// The balance of `subject` as committed, without a transaction or a lock (a read for an
@@ -160,10 +203,30 @@ pub(crate) fn save_balance(
     subject: &str,
     s: &CreditState,
 ) -> Result<(), Error> {
-    conn.exec(
-        "UPDATE meter_credits SET remaining = ?, refilled_at_ms = ? WHERE subject = ?",
-        &[int(s.remaining), int(s.refilled_at_ms), Val::from(subject)],
-    )?;
+    save_balances(conn, &[(subject, *s)])
+}
+
+/// Writes balances, (subject, state) sorted by subject and distinct.
+pub(crate) fn save_balances(
+    conn: &mut dyn Conn,
+    rows: &[(&str, CreditState)],
+) -> Result<(), Error> {
+    let mut params = Vec::with_capacity(3 * ROWS_PER_STATEMENT);
+    for chunk in pow2_chunks(rows, ROWS_PER_STATEMENT) {
+        params.clear();
+        for (subject, s) in chunk {
+            params.extend([Val::from(*subject), int(s.remaining), int(s.refilled_at_ms)]);
+        }
+        conn.exec(
+            &format!(
+                "INSERT INTO meter_credits (subject, remaining, refilled_at_ms) VALUES {} \
+                 ON CONFLICT (subject) DO UPDATE SET remaining = excluded.remaining, \
+                 refilled_at_ms = excluded.refilled_at_ms",
+                repeat_rows("(?, ?, ?)", chunk.len())
+            ),
+            &params,
+        )?;
+    }
     Ok(())
 }
 

@@ -185,33 +185,53 @@ impl Registry {
         }
     }
 
-    /// Gives every lease this instance holds back to the database (at close).
+    /// Gives every lease this instance holds back to the database (at close), up to
+    /// [`crate::meter::batch::MAX_BATCH`] subjects per transaction. A subject whose rules
+    /// are gone (a deleted key or owner rule) or whose transaction failed keeps its lease:
+    /// the windows expire on their own, and the credits stay with the database's balance
+    /// less the lease.
     pub(super) fn give_back_leases(&self) {
+        let mut held = Vec::new();
         for (subject, state) in self.inner.meters.all() {
-            let Ok(mut g) = state.lock() else { continue };
-            let holds = g
-                .windows
-                .iter()
-                .any(|(_, w)| w.lease > 0 || !w.returns.is_empty())
-                || g.credits.as_ref().is_some_and(|c| c.lease > 0);
+            let holds = state.lock().is_ok_and(|g| {
+                g.windows
+                    .iter()
+                    .any(|(_, w)| w.lease > 0 || !w.returns.is_empty())
+                    || g.credits.as_ref().is_some_and(|c| c.lease > 0)
+            });
             if !holds {
                 continue;
             }
-            let Ok(Some(part)) = self.part_of_subject(&subject) else {
-                // A deleted key or owner rule, or no database: the windows expire on
-                // their own, and the credits stay with the database's balance less the
-                // lease.
-                continue;
-            };
-            let h = Held {
-                part: &part,
-                state: Arc::clone(&state),
-                applied: part.rules.limits.iter().map(|(_, l)| Some(l)).collect(),
-            };
-            reconcile(&mut g, &part.rules);
+            if let Ok(Some(part)) = self.part_of_subject(&subject) {
+                held.push((part, state));
+            }
+        }
+        let policy = LeasePolicy {
+            limit_divisor: self.inner.config.limit_lease_divisor,
+            max_credits: self.inner.config.credit_lease_max,
+        };
+        for chunk in held.chunks(crate::meter::batch::MAX_BATCH) {
+            let mut guards: Vec<MutexGuard<'_, Subject>> = Vec::with_capacity(chunk.len());
+            let mut parts = Vec::with_capacity(chunk.len());
+            for (part, state) in chunk {
+                let Ok(mut g) = state.lock() else { continue };
+                reconcile(&mut g, &part.rules);
+                parts.push(PartJob {
+                    subject: part.subject.clone(),
+                    state: (*g).clone(),
+                    rules: Arc::clone(&part.rules),
+                    applied: vec![true; part.rules.limits.len()],
+                });
+                guards.push(g);
+            }
             let now_ms = self.inner.config.clock.now_ms();
-            let mut guards = [g];
-            let _ = self.settle_in_db(std::slice::from_ref(&h), &mut guards, now_ms, 0, true);
+            if let Ok(states) =
+                crate::meter::batch::give_back_all(&self.inner.pool, policy, parts, now_ms)
+            {
+                for (g, state) in guards.iter_mut().zip(states) {
+                    **g = state;
+                }
+            }
         }
     }
 

@@ -12,7 +12,7 @@ use keyseal::Error;
 use super::inner::Inner;
 use super::tx::{Commit, with_tx, with_tx_as};
 use crate::config::CHANGE_CHANNEL;
-use crate::store::{self, Conn, Dialect, Storage, Val};
+use crate::store::{self, Conn, Dialect, Storage, Val, pow2_chunks, repeat_rows};
 use crate::usage::{Granularity, Taken, rollup};
 
 /// The running background threads of one registry.
@@ -89,19 +89,14 @@ pub(super) fn flush(inner: &Inner) -> Result<usize, Error> {
         // Batches of up to 256 rows, in power-of-two sizes so that at most nine
         // statement shapes are prepared.
         let rows: Vec<(&String, &i64)> = pending.iter().collect();
-        let mut rest = rows.as_slice();
         let mut params = Vec::with_capacity(2 * LAST_USED_BATCH);
-        while !rest.is_empty() {
-            let n = rest.len().min(LAST_USED_BATCH);
-            let n = 1 << n.ilog2();
-            let (batch, tail) = rest.split_at(n);
-            rest = tail;
+        for batch in pow2_chunks(&rows, LAST_USED_BATCH) {
             params.clear();
             for (id, at) in batch {
                 params.push(Val::from(id.as_str()));
                 params.push(Val::Int(**at));
             }
-            conn.exec(&last_used_sql(n), &params)?;
+            conn.exec(&last_used_sql(batch.len()), &params)?;
         }
         Ok(pending.len())
     });
@@ -122,7 +117,7 @@ pub(super) const LAST_USED_BATCH: usize = 256;
 
 /// One statement that sets `last_used_at` for `rows` (id, time) pairs, never backwards.
 pub(super) fn last_used_sql(rows: usize) -> String {
-    let values = vec!["(CAST(? AS TEXT), CAST(? AS BIGINT))"; rows].join(", ");
+    let values = repeat_rows("(CAST(? AS TEXT), CAST(? AS BIGINT))", rows);
     format!(
         "UPDATE keys SET last_used_at = v.column2 FROM (VALUES {values}) AS v \
          WHERE keys.id = v.column1 AND (keys.last_used_at IS NULL OR keys.last_used_at < v.column2)"
@@ -135,7 +130,7 @@ pub(super) const USAGE_BATCH: usize = 128;
 /// One statement that adds `rows` (account, key_id, start_at, outcome, owner, hits,
 /// credits) rows to `table`'s counts.
 fn usage_sql(table: &str, rows: usize) -> String {
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+    let values = repeat_rows("(?, ?, ?, ?, ?, ?, ?)", rows);
     format!(
         "INSERT INTO {table} (account, key_id, start_at, outcome, owner, hits, credits) \
          VALUES {values} ON CONFLICT (account, key_id, start_at, outcome, owner) DO UPDATE \
@@ -156,12 +151,8 @@ pub(super) fn write_usage(
         if g == Granularity::Minute {
             rows.retain(|r| r.0.2 >= minute_from);
         }
-        let mut rest = rows.as_slice();
-        while !rest.is_empty() {
-            // Power-of-two batches: at most eight statement shapes per table.
-            let n = 1 << rest.len().min(USAGE_BATCH).ilog2();
-            let (batch, tail) = rest.split_at(n);
-            rest = tail;
+        // Power-of-two batches: at most eight statement shapes per table.
+        for batch in pow2_chunks(&rows, USAGE_BATCH) {
             params.clear();
             for ((account, key_id, start, outcome, owner), hits, credits) in batch {
                 params.extend([
@@ -174,7 +165,7 @@ pub(super) fn write_usage(
                     Val::Int(i64::try_from(*credits).unwrap_or(i64::MAX)),
                 ]);
             }
-            conn.exec(&usage_sql(g.table(), n), &params)?;
+            conn.exec(&usage_sql(g.table(), batch.len()), &params)?;
         }
     }
     Ok(())

@@ -1,11 +1,13 @@
 //! Storage: one small SQL layer over SQLite (rusqlite) and PostgreSQL (postgres).
 //!
+//! - `chunks`: multi-row statements in power-of-two chunks;
 //! - `conn`: the [`Conn`] trait both backends implement, [`Val`], [`Row`], [`DbErr`];
 //! - `sqlite`, `pg`: the two backends (`tls`: PostgreSQL's libpq-style TLS);
 //! - `pool`: the blocking connection pool; `write_gate`: SQLite's writers take turns in it;
 //! - `storage`: [`Storage`], the public choice of backend;
 //! - `migrate`: the versioned migrations (`registry/migrations/`, embedded at build).
 
+mod chunks;
 mod conn;
 mod migrate;
 mod pg;
@@ -15,6 +17,7 @@ mod storage;
 mod tls;
 mod write_gate;
 
+pub(crate) use chunks::{pow2_chunks, repeat_rows};
 pub(crate) use conn::{Conn, DbErr, Dialect, Row, Val};
 pub use migrate::SCHEMA_VERSION;
 pub(crate) use migrate::{migrate, stored_version};

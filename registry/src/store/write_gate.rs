@@ -129,7 +129,8 @@ mod tests {
             let mut c = pool.get().unwrap();
             c.batch("CREATE TABLE t (v INTEGER)").unwrap();
             c.begin().unwrap();
-            c.exec("INSERT INTO t (v) VALUES (?)", &[Val::Int(1)]).unwrap();
+            c.exec("INSERT INTO t (v) VALUES (?)", &[Val::Int(1)])
+                .unwrap();
             // Dropped here: back to the pool with the transaction open.
         }
         let (a, b) = (pool.get().unwrap(), pool.get());
@@ -138,7 +139,11 @@ mod tests {
         // Without the pool's rollback this waits out the gate (10 s) and fails.
         c.begin().unwrap();
         let rows = c.query("SELECT COUNT(*) FROM t", &[]).unwrap();
-        assert_eq!(rows[0][0].int(), Some(0), "the abandoned insert was rolled back");
+        assert_eq!(
+            rows[0][0].int(),
+            Some(0),
+            "the abandoned insert was rolled back"
+        );
         c.commit().unwrap();
         drop(c);
         drop(pool);
