@@ -15,6 +15,7 @@
 #   LIMIT=0 benches/server/load.sh        # without the limits mode
 #   NICE=-10 benches/server/load.sh        # server and wrk ahead of other jobs (needs root):
 #                                          # on a shared machine, the tail without them
+#   KEYSEAL_BIN=/tmp/keyseal-old benches/server/load.sh   # another build (before/after)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -31,8 +32,12 @@ if ! command -v wrk >/dev/null; then
     apt-get update >&2
     apt-get install -y wrk >&2
 fi
-cargo build --release -p keyseal-server >&2
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/keyseal"
+if [[ -n "${KEYSEAL_BIN:-}" ]]; then
+    BIN="$KEYSEAL_BIN"
+else
+    cargo build --release -p keyseal-server >&2
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/keyseal"
+fi
 
 WORK="$(mktemp -d)"
 SERVER_PID=""

@@ -45,7 +45,7 @@ pub mod spec;
 pub(crate) mod store;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use keyseal::meter::{Credits, RateLimit};
 pub use spec::{CreditSpec, LimitSpec, MAX_LIMITS, RefillSpec, Rules};
@@ -170,6 +170,9 @@ pub struct OwnerMeterPatch {
 pub(crate) struct KeyMeter {
     pub(crate) limits: Vec<(String, RateLimit)>,
     pub(crate) credits: Option<Credits>,
+    /// This instance's state of the subject, found in [`Meters`] once per load of the
+    /// rules: the verify path then takes no lock on the map shared by every key.
+    state: OnceLock<Arc<Mutex<Subject>>>,
 }
 
 impl KeyMeter {
@@ -187,7 +190,14 @@ impl KeyMeter {
         Ok(Some(Arc::new(KeyMeter {
             limits: r.limits,
             credits: r.credits,
+            state: OnceLock::new(),
         })))
+    }
+
+    /// This instance's state of `subject` (the one these rules were made for), from
+    /// `meters` the first time.
+    pub(crate) fn state(&self, meters: &Meters, subject: &str) -> &Mutex<Subject> {
+        self.state.get_or_init(|| meters.subject(subject))
     }
 }
 

@@ -32,7 +32,7 @@ pub(super) struct Part {
 /// A part with its lock taken and the limits the request applies.
 struct Held<'p> {
     part: &'p Part,
-    state: Arc<Mutex<Subject>>,
+    state: &'p Mutex<Subject>,
     applied: Vec<Option<&'p RateLimit>>,
 }
 
@@ -74,7 +74,7 @@ impl Registry {
             .iter()
             .map(|part| Held {
                 part,
-                state: self.inner.meters.subject(&part.subject),
+                state: part.rules.state(&self.inner.meters, &part.subject),
                 applied: applied_limits(&part.rules, req),
             })
             .collect();

@@ -13,12 +13,14 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use keyseal_registry::meter::{LimitReport, MeterReport, Scope};
 
-/// The item name of a limit: its name, or `owner.<name>` for its owner's.
-fn item(l: &LimitReport) -> String {
-    match l.scope {
-        Scope::Key => l.name.clone(),
-        Scope::Owner => format!("owner.{}", l.name),
+/// Writes the item name of a limit, quoted: its name, or `owner.<name>` for its owner's.
+fn item(out: &mut String, l: &LimitReport) {
+    out.push('"');
+    if l.scope == Scope::Owner {
+        out.push_str("owner.");
     }
+    out.push_str(&l.name);
+    out.push('"');
 }
 
 /// Seconds, rounded up.
@@ -29,30 +31,28 @@ fn secs(ms: u64) -> u64 {
 /// Adds the headers for `report` to `resp`; a `rate_limited` or `usage_exceeded` answer
 /// becomes 429 with `Retry-After` when the wait is known.
 pub fn apply(resp: &mut Response, report: &MeterReport, code: &str, now_ms: u64) {
-    let policy: Vec<String> = report
-        .limits
-        .iter()
-        .map(|l| format!("\"{}\";q={};w={}", item(l), l.limit, secs(l.window_ms)))
-        .collect();
-    let state: Vec<String> = report
-        .limits
-        .iter()
-        .map(|l| {
-            format!(
-                "\"{}\";r={};t={}",
-                item(l),
-                l.remaining,
-                secs(l.reset_ms.saturating_sub(now_ms))
-            )
-        })
-        .collect();
+    use std::fmt::Write as _;
+    // Two strings for every limit of the answer: one allocation each on the verify path.
+    let (mut policy, mut state) = (String::new(), String::new());
+    for (i, l) in report.limits.iter().enumerate() {
+        if i > 0 {
+            policy.push_str(", ");
+            state.push_str(", ");
+        }
+        item(&mut policy, l);
+        let _ = write!(policy, ";q={};w={}", l.limit, secs(l.window_ms));
+        item(&mut state, l);
+        let _ = write!(
+            state,
+            ";r={};t={}",
+            l.remaining,
+            secs(l.reset_ms.saturating_sub(now_ms))
+        );
+    }
     let h = resp.headers_mut();
     // Limit names are `[A-Za-z0-9_-]`, so both values are valid header text.
     if !policy.is_empty()
-        && let (Ok(p), Ok(s)) = (
-            HeaderValue::from_str(&policy.join(", ")),
-            HeaderValue::from_str(&state.join(", ")),
-        )
+        && let (Ok(p), Ok(s)) = (HeaderValue::try_from(policy), HeaderValue::try_from(state))
     {
         h.insert("ratelimit-policy", p);
         h.insert("ratelimit", s);
