@@ -253,6 +253,28 @@ both! {
         assert_eq!(r.usage(ACCT, &q).unwrap()[0].valid, 5);
     }
 
+    fn retention_deletes_more_old_buckets_than_one_transaction_takes(fx) {
+        let r = fx.open_with(|c| {
+            c.usage_retention = UsageRetention { minute: 3_600, hour: 2 * 86_400, day: 10 * 86_400 };
+        });
+        // 3,000 old minute buckets (the deletes take 1,024 per transaction), and a recent
+        // one that stays.
+        fx.raw(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+             INSERT INTO usage_minute (account, key_id, start_at, outcome, owner, hits, credits) \
+             SELECT '{ACCT}', 'old' || i, {}, 'valid', '', 1, 0 FROM n",
+            T0 - 86_400
+        ));
+        fx.raw(&format!(
+            "INSERT INTO usage_minute (account, key_id, start_at, outcome, owner, hits, credits) \
+             VALUES ('{ACCT}', 'recent', {}, 'valid', '', 1, 0)",
+            T0 - 60
+        ));
+        assert_eq!(fx.raw_one("SELECT COUNT(*) FROM usage_minute").unwrap(), "3001");
+        r.flush_usage().unwrap();
+        assert_eq!(fx.raw_one("SELECT COUNT(*) FROM usage_minute").unwrap(), "1");
+    }
+
     fn retention_deletes_old_buckets(fx) {
         let r = fx.open_with(|c| {
             c.usage_retention = UsageRetention { minute: 3_600, hour: 2 * 86_400, day: 10 * 86_400 };

@@ -202,19 +202,36 @@ pub(super) fn flush_usage(inner: &Inner) -> Result<usize, Error> {
         taken = rest;
     }
     if now.saturating_sub(inner.usage_pruned_at.load(Ordering::Acquire)) >= 60 {
-        with_tx_as(&inner.pool, Commit::Relaxed, |conn| {
-            for g in Granularity::ALL {
-                let cutoff = now.saturating_sub(inner.config.usage_retention.of(g));
-                conn.exec(
-                    &format!("DELETE FROM {} WHERE start_at < ?", g.table()),
-                    &[Val::Int(g.floor(cutoff))],
-                )?;
-            }
-            Ok(())
-        })?;
+        for g in Granularity::ALL {
+            let cutoff = g.floor(now.saturating_sub(inner.config.usage_retention.of(g)));
+            prune_usage(inner, g, cutoff)?;
+        }
         inner.usage_pruned_at.store(now, Ordering::Release);
     }
     Ok(total)
+}
+
+/// Buckets deleted per retention transaction: a minute's worth of minute buckets at
+/// 100,000 keys is 100,000 rows, and one statement deleting them all would hold SQLite's
+/// write lock for as long as the usage flush once did.
+const PRUNE_CHUNK: i64 = 1_024;
+
+/// Deletes `g`'s buckets that start before `cutoff`, [`PRUNE_CHUNK`] per transaction.
+fn prune_usage(inner: &Inner, g: Granularity, cutoff: i64) -> Result<(), Error> {
+    let table = g.table();
+    let sql = format!(
+        "DELETE FROM {table} WHERE (account, key_id, start_at, outcome, owner) IN \
+         (SELECT account, key_id, start_at, outcome, owner FROM {table} \
+         WHERE start_at < ? LIMIT ?)"
+    );
+    loop {
+        let deleted = with_tx_as(&inner.pool, Commit::Relaxed, |conn| {
+            Ok(conn.exec(&sql, &[Val::Int(cutoff), Val::Int(PRUNE_CHUNK)])?)
+        })?;
+        if deleted < PRUNE_CHUNK as u64 {
+            return Ok(());
+        }
+    }
 }
 
 /// SQLite: copies the write-ahead log back into the database file, as far as readers

@@ -64,14 +64,16 @@ pub(crate) fn with_tx_as<T>(
         conn.batch("PRAGMA synchronous = NORMAL")?;
     }
     let r = (|| {
-        conn.begin()?;
-        let out = (|| {
-            if commit == Commit::Relaxed && conn.dialect() == Dialect::Postgres {
-                conn.batch("SET LOCAL synchronous_commit = off")?;
+        if commit == Commit::Relaxed && conn.dialect() == Dialect::Postgres {
+            // One round trip for both; a failure after BEGIN leaves nothing open.
+            if let Err(e) = conn.batch("BEGIN; SET LOCAL synchronous_commit = off") {
+                conn.rollback();
+                return Err(e.into());
             }
-            f(&mut *conn)
-        })();
-        match out {
+        } else {
+            conn.begin()?;
+        }
+        match f(&mut *conn) {
             Ok(v) => {
                 conn.commit()?;
                 Ok(v)
