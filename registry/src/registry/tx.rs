@@ -52,43 +52,28 @@ pub(crate) enum Commit {
     Relaxed,
 }
 
-/// [`with_tx`] with a choice of [`Commit`].
+/// [`with_tx`] with a choice of [`Commit`] (each backend sets its own commit up:
+/// `Conn::begin_relaxed`).
 pub(crate) fn with_tx_as<T>(
     pool: &Pool,
     commit: Commit,
     f: impl FnOnce(&mut dyn Conn) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let mut conn = pool.get()?;
-    let relaxed_sqlite = commit == Commit::Relaxed && conn.dialect() == Dialect::Sqlite;
-    if relaxed_sqlite {
-        conn.batch("PRAGMA synchronous = NORMAL")?;
+    match commit {
+        Commit::Durable => conn.begin()?,
+        Commit::Relaxed => conn.begin_relaxed()?,
     }
-    let r = (|| {
-        if commit == Commit::Relaxed && conn.dialect() == Dialect::Postgres {
-            // One round trip for both; a failure after BEGIN leaves nothing open.
-            if let Err(e) = conn.batch("BEGIN; SET LOCAL synchronous_commit = off") {
-                conn.rollback();
-                return Err(e.into());
-            }
-        } else {
-            conn.begin()?;
+    match f(&mut *conn) {
+        Ok(v) => {
+            conn.commit()?;
+            Ok(v)
         }
-        match f(&mut *conn) {
-            Ok(v) => {
-                conn.commit()?;
-                Ok(v)
-            }
-            Err(e) => {
-                conn.rollback();
-                Err(e)
-            }
+        Err(e) => {
+            conn.rollback();
+            Err(e)
         }
-    })();
-    if relaxed_sqlite {
-        // Back to the pool's setting (FULL) for the next user of this connection.
-        conn.batch("PRAGMA synchronous = FULL")?;
     }
-    r
 }
 
 /// Notifies the ids of a batch, several per notification (payloads stay under

@@ -137,6 +137,10 @@ pub(crate) trait Conn: Send {
             Dialect::Postgres => self.batch("BEGIN"),
         }
     }
+    /// Starts a write transaction whose commit does not wait for the disk: it survives
+    /// `kill -9`, a power cut may lose its last moments (`Commit::Relaxed` in
+    /// `registry::tx`). Each backend knows its own setting for that.
+    fn begin_relaxed(&mut self) -> Result<(), DbErr>;
     fn commit(&mut self) -> Result<(), DbErr> {
         self.batch("COMMIT")
     }

@@ -182,4 +182,13 @@ impl Conn for PgConn {
     fn is_broken(&self) -> bool {
         self.client.is_closed()
     }
+    /// One round trip for both; `SET LOCAL` ends with the transaction, and a failure
+    /// after `BEGIN` leaves nothing open.
+    fn begin_relaxed(&mut self) -> Result<(), DbErr> {
+        let r = self.batch("BEGIN; SET LOCAL synchronous_commit = off");
+        if r.is_err() {
+            self.rollback();
+        }
+        r
+    }
 }

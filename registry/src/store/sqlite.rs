@@ -17,6 +17,8 @@ pub(crate) struct SqliteConn {
     /// The writer gate of this pool's database, and whether this connection holds it.
     gate: Arc<WriteGate>,
     gated: bool,
+    /// True while a relaxed transaction runs at `synchronous=NORMAL`.
+    relaxed: bool,
 }
 
 impl rusqlite::ToSql for Val {
@@ -134,10 +136,23 @@ impl SqliteConn {
             broken: false,
             gate,
             gated: false,
+            relaxed: false,
         })
     }
 
-    fn ungate(&mut self) {
+    /// After a transaction ends (or fails to begin): back to `synchronous=FULL` after a
+    /// relaxed one, and the gate to the next writer. A connection that cannot be set
+    /// back is marked broken, so the pool drops it rather than lend its next user a
+    /// commit that does not wait for the disk.
+    fn finish(&mut self) {
+        if std::mem::take(&mut self.relaxed)
+            && self
+                .conn
+                .execute_batch("PRAGMA synchronous = FULL")
+                .is_err()
+        {
+            self.broken = true;
+        }
         if std::mem::take(&mut self.gated) {
             self.gate.release();
         }
@@ -207,9 +222,17 @@ impl Conn for SqliteConn {
         }
         let r = self.batch("BEGIN IMMEDIATE");
         if r.is_err() {
-            self.ungate();
+            self.finish();
         }
         r
+    }
+
+    /// [`Conn::begin`] at `synchronous=NORMAL` (a per-connection setting, set back when
+    /// the transaction ends): the commit is written to the WAL without an fsync.
+    fn begin_relaxed(&mut self) -> Result<(), DbErr> {
+        self.batch("PRAGMA synchronous = NORMAL")?;
+        self.relaxed = true;
+        self.begin()
     }
 
     /// Commits; a commit that fails leaves nothing open (rolled back) and the gate free.
@@ -218,26 +241,59 @@ impl Conn for SqliteConn {
         if r.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
-        self.ungate();
+        self.finish();
         r
     }
 
     fn rollback(&mut self) {
         // A failed rollback leaves the connection broken, which the pool then drops.
         let _ = self.batch("ROLLBACK");
-        self.ungate();
+        self.finish();
     }
 
     fn end_open_tx(&mut self) {
         if !self.conn.is_autocommit() {
-            self.rollback();
+            let _ = self.batch("ROLLBACK");
         }
-        self.ungate();
+        self.finish();
     }
 }
 
 impl Drop for SqliteConn {
     fn drop(&mut self) {
-        self.ungate();
+        if std::mem::take(&mut self.gated) {
+            self.gate.release();
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::store::{SqliteMemory, Storage};
+
+    /// A relaxed transaction commits at `synchronous=NORMAL` (1) and leaves its connection
+    /// at the pool's FULL (2), whether it commits or rolls back.
+    #[test]
+    fn a_relaxed_transaction_sets_the_connection_back_to_full() {
+        let dir = std::env::temp_dir().join(format!("keyseal-relaxed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("relaxed.db").to_string_lossy().into_owned();
+        let pool = Storage::Sqlite(path).pool(1, SqliteMemory::default());
+        let mut c = pool.get().unwrap();
+        let sync = |c: &mut crate::store::pool::PooledConn<'_>| {
+            c.query("PRAGMA synchronous", &[]).unwrap()[0][0].int()
+        };
+        assert_eq!(sync(&mut c), Some(2));
+        c.begin_relaxed().unwrap();
+        assert_eq!(sync(&mut c), Some(1));
+        c.commit().unwrap();
+        assert_eq!(sync(&mut c), Some(2));
+        c.begin_relaxed().unwrap();
+        c.rollback();
+        assert_eq!(sync(&mut c), Some(2));
+        drop(c);
+        drop(pool);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
