@@ -11,10 +11,11 @@
 //! PostgreSQL every statement is a round trip. Rows are locked in one order in every
 //! transaction (all balances by subject, then all windows by subject and name; a key
 //! update takes its one subject's balance before its windows), so concurrent batches
-//! and updates on PostgreSQL never deadlock each other. A batch that changes no balance commits without waiting for the
-//! disk (`synchronous = NORMAL` on SQLite, `synchronous_commit = off` on PostgreSQL): a
-//! window counter then survives `kill -9` but may lose its last moments to a power cut;
-//! every batch that takes credits waits for the disk, so credits stay durable.
+//! and updates on PostgreSQL never deadlock each other. A batch that changes no balance
+//! commits without waiting for the disk (`synchronous = NORMAL` on SQLite,
+//! `synchronous_commit = off` on PostgreSQL): a window counter then survives `kill -9`
+//! but may lose its last moments to a power cut; every batch that takes credits waits
+//! for the disk, so credits stay durable.
 
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -127,7 +128,7 @@ pub(crate) fn give_back_all(
     now_ms: u64,
 ) -> Result<Vec<Subject>, Error> {
     let mut states = Vec::with_capacity(parts.len());
-    let mut jobs: Vec<Job> = parts
+    let jobs: Vec<Job> = parts
         .into_iter()
         .map(|p| Job {
             parts: vec![p],
@@ -137,7 +138,7 @@ pub(crate) fn give_back_all(
             slot: Arc::new(Mutex::new(None)),
         })
         .collect();
-    for chunk in jobs.chunks_mut(MAX_BATCH) {
+    for chunk in jobs.chunks(MAX_BATCH) {
         for out in settle_batch(pool, policy, chunk)? {
             states.extend(out.states);
         }
@@ -146,7 +147,7 @@ pub(crate) fn give_back_all(
 }
 
 /// The names of a part's applied limits.
-fn names(p: &PartJob) -> Vec<&str> {
+fn applied_names(p: &PartJob) -> Vec<&str> {
     p.rules
         .limits
         .iter()
@@ -156,8 +157,8 @@ fn names(p: &PartJob) -> Vec<&str> {
         .collect()
 }
 
-fn run_batch(pool: &Pool, policy: LeasePolicy, mut batch: Vec<Job>) {
-    match settle_batch(pool, policy, &mut batch) {
+fn run_batch(pool: &Pool, policy: LeasePolicy, batch: Vec<Job>) {
+    match settle_batch(pool, policy, &batch) {
         Ok(outs) => {
             for (job, out) in batch.iter().zip(outs) {
                 if let Ok(mut s) = job.slot.lock() {
@@ -182,11 +183,7 @@ fn takes_credits(batch: &[Job]) -> bool {
         .any(|j| j.parts.iter().any(|p| p.rules.credits.is_some()))
 }
 
-fn settle_batch(
-    pool: &Pool,
-    policy: LeasePolicy,
-    batch: &mut [Job],
-) -> Result<Vec<Settled>, Error> {
+fn settle_batch(pool: &Pool, policy: LeasePolicy, batch: &[Job]) -> Result<Vec<Settled>, Error> {
     let commit = if takes_credits(batch) {
         Commit::Durable
     } else {
@@ -201,17 +198,27 @@ fn settle_batch(
 fn settle_in(
     conn: &mut dyn Conn,
     policy: LeasePolicy,
-    batch: &mut [Job],
+    batch: &[Job],
 ) -> Result<Vec<Settled>, Error> {
     let now_ms = batch.iter().map(|j| j.now_ms).max().unwrap_or(0);
-    let mut credit_keys: Vec<&str> = Vec::new();
-    let mut window_keys: Vec<(&str, &str)> = Vec::new();
-    for part in batch.iter().flat_map(|j| &j.parts) {
-        if part.rules.credits.is_some() {
-            credit_keys.push(&part.subject);
-        }
-        window_keys.extend(names(part).into_iter().map(|n| (part.subject.as_str(), n)));
-    }
+    // Each part's applied limit names, in the order of its rows.
+    let names: Vec<Vec<Vec<&str>>> = batch
+        .iter()
+        .map(|j| j.parts.iter().map(applied_names).collect())
+        .collect();
+    let parts = || {
+        batch
+            .iter()
+            .zip(&names)
+            .flat_map(|(j, n)| j.parts.iter().zip(n))
+    };
+    let mut credit_keys: Vec<&str> = parts()
+        .filter(|(p, _)| p.rules.credits.is_some())
+        .map(|(p, _)| p.subject.as_str())
+        .collect();
+    let mut window_keys: Vec<(&str, &str)> = parts()
+        .flat_map(|(p, n)| n.iter().map(|n| (p.subject.as_str(), *n)))
+        .collect();
     credit_keys.sort_unstable();
     credit_keys.dedup();
     window_keys.sort_unstable();
@@ -220,24 +227,25 @@ fn settle_in(
     let mut windows = store::lock_windows(conn, &window_keys)?;
 
     let mut outs = Vec::with_capacity(batch.len());
-    let mut window_rows: Vec<(String, String, WindowState)> = Vec::new();
-    let mut balance_rows: Vec<(String, CreditState)> = Vec::new();
-    for job in batch.iter_mut() {
+    let mut window_rows: Vec<(&str, &str, WindowState)> = Vec::new();
+    let mut balance_rows: Vec<(&str, CreditState)> = Vec::new();
+    for (job, names) in batch.iter().zip(&names) {
         let mut r: Vec<Rows> = job
             .parts
             .iter()
-            .map(|p| {
+            .zip(names)
+            .map(|(p, names)| {
                 let (credits, epoch) = match p.rules.credits {
                     Some(_) => balances
                         .remove(&p.subject)
                         .map_or((None, 0), |(c, e)| (Some(c), e)),
                     None => (None, 0),
                 };
-                let windows = names(p)
-                    .into_iter()
+                let windows = names
+                    .iter()
                     .map(|n| {
                         windows
-                            .remove(&(p.subject.clone(), n.to_owned()))
+                            .remove(&(p.subject.clone(), (*n).to_owned()))
                             .unwrap_or_default()
                     })
                     .collect();
@@ -285,12 +293,12 @@ fn settle_in(
                 policy,
             )
         };
-        for (part, row) in job.parts.iter().zip(&r) {
-            for (name, state) in names(part).into_iter().zip(&row.windows) {
-                window_rows.push((part.subject.clone(), name.to_owned(), *state));
+        for ((part, names), row) in job.parts.iter().zip(names).zip(&r) {
+            for (name, state) in names.iter().zip(&row.windows) {
+                window_rows.push((&part.subject, name, *state));
             }
             if let Some(c) = row.credits {
-                balance_rows.push((part.subject.clone(), c));
+                balance_rows.push((&part.subject, c));
             }
         }
         outs.push(Settled {
@@ -299,31 +307,23 @@ fn settle_in(
             states,
         });
     }
-    // Sorted and distinct (a subject is in one request of a batch at most: its caller
-    // holds its lock; the last state would win).
-    window_rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    window_rows.dedup_by(|later, earlier| {
-        let same = (&later.0, &later.1) == (&earlier.0, &earlier.1);
-        if same {
-            std::mem::swap(later, earlier);
-        }
-        same
-    });
-    balance_rows.sort_by(|a, b| a.0.cmp(&b.0));
-    balance_rows.dedup_by(|later, earlier| {
-        let same = later.0 == earlier.0;
-        if same {
-            std::mem::swap(later, earlier);
-        }
-        same
-    });
-    let window_rows: Vec<(&str, &str, WindowState)> = window_rows
-        .iter()
-        .map(|(s, n, w)| (s.as_str(), n.as_str(), *w))
-        .collect();
-    let balance_rows: Vec<(&str, CreditState)> =
-        balance_rows.iter().map(|(s, c)| (s.as_str(), *c)).collect();
+    // A subject is in one request of a batch at most (its caller holds its lock), so the
+    // rows are distinct; should one come twice, the last state wins.
+    sort_keep_last(&mut window_rows, |r| (r.0, r.1));
+    sort_keep_last(&mut balance_rows, |r| r.0);
     store::save_balances(conn, &balance_rows)?;
     store::save_windows(conn, &window_rows)?;
     Ok(outs)
+}
+
+/// Sorts `rows` by `key` (stable) and keeps the last row of each key.
+fn sort_keep_last<T, K: Ord>(rows: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    rows.sort_by_key(&key);
+    rows.dedup_by(|later, earlier| {
+        let same = key(later) == key(earlier);
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
 }

@@ -3,10 +3,10 @@
 //! subject, less every lease). Read under the transaction's lock, written back by the
 //! same transaction.
 
+use std::collections::HashMap;
+
 use keyseal::Error;
 use keyseal::meter::{CreditState, WindowState};
-
-use std::collections::HashMap;
 
 use crate::store::{Conn, Dialect, Val, pow2_chunks, repeat_rows};
 

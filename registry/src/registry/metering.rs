@@ -9,7 +9,7 @@ use keyseal::{Error, ErrorCode};
 
 use super::errors::reg;
 use super::lifecycle::Registry;
-use crate::meter::batch::PartJob;
+use crate::meter::batch::{self, MAX_BATCH, PartJob};
 use crate::meter::lease::{
     self, CreditLease, LeasePolicy, Local, Report, Subject, SubjectRules, WindowLease,
 };
@@ -123,10 +123,7 @@ impl Registry {
         cost: u64,
         dry_run: bool,
     ) -> Result<(Verdict, Vec<Report>), Error> {
-        let policy = LeasePolicy {
-            limit_divisor: self.inner.config.limit_lease_divisor,
-            max_credits: self.inner.config.credit_lease_max,
-        };
+        let policy = self.lease_policy();
         let parts: Vec<PartJob> = held
             .iter()
             .zip(guards.iter())
@@ -147,6 +144,14 @@ impl Registry {
             **g = state;
         }
         Ok((out.verdict, out.reports))
+    }
+
+    /// How much of what is left this instance leases at once (the registry's config).
+    fn lease_policy(&self) -> LeasePolicy {
+        LeasePolicy {
+            limit_divisor: self.inner.config.limit_lease_divisor,
+            max_credits: self.inner.config.credit_lease_max,
+        }
     }
 
     /// The credit balance of `subject` under `rules` as this instance sees it (the
@@ -186,10 +191,9 @@ impl Registry {
     }
 
     /// Gives every lease this instance holds back to the database (at close), up to
-    /// [`crate::meter::batch::MAX_BATCH`] subjects per transaction. A subject whose rules
-    /// are gone (a deleted key or owner rule) or whose transaction failed keeps its lease:
-    /// the windows expire on their own, and the credits stay with the database's balance
-    /// less the lease.
+    /// [`MAX_BATCH`] subjects per transaction. A subject whose rules are gone (a deleted
+    /// key or owner rule) or whose transaction failed keeps its lease: the windows expire
+    /// on their own, and the credits stay with the database's balance less the lease.
     pub(super) fn give_back_leases(&self) {
         let mut held = Vec::new();
         for (subject, state) in self.inner.meters.all() {
@@ -206,11 +210,8 @@ impl Registry {
                 held.push((part, state));
             }
         }
-        let policy = LeasePolicy {
-            limit_divisor: self.inner.config.limit_lease_divisor,
-            max_credits: self.inner.config.credit_lease_max,
-        };
-        for chunk in held.chunks(crate::meter::batch::MAX_BATCH) {
+        let policy = self.lease_policy();
+        for chunk in held.chunks(MAX_BATCH) {
             let mut guards: Vec<MutexGuard<'_, Subject>> = Vec::with_capacity(chunk.len());
             let mut parts = Vec::with_capacity(chunk.len());
             for (part, state) in chunk {
@@ -225,9 +226,7 @@ impl Registry {
                 guards.push(g);
             }
             let now_ms = self.inner.config.clock.now_ms();
-            if let Ok(states) =
-                crate::meter::batch::give_back_all(&self.inner.pool, policy, parts, now_ms)
-            {
+            if let Ok(states) = batch::give_back_all(&self.inner.pool, policy, parts, now_ms) {
                 for (g, state) in guards.iter_mut().zip(states) {
                     **g = state;
                 }

@@ -32,7 +32,7 @@ fn secs(ms: u64) -> u64 {
 /// becomes 429 with `Retry-After` when the wait is known.
 pub fn apply(resp: &mut Response, report: &MeterReport, code: &str, now_ms: u64) {
     use std::fmt::Write as _;
-    // Two strings for every limit of the answer: one allocation each on the verify path.
+    // One string per header for all the limits of the answer (the verify path).
     let (mut policy, mut state) = (String::new(), String::new());
     for (i, l) in report.limits.iter().enumerate() {
         if i > 0 {
