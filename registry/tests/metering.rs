@@ -6,13 +6,14 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 
 use keyseal::{ErrorCode, RequestContext};
 use keyseal_registry::meter::{
     CreditSpec, LimitSpec, MeterRequest, OwnerMeterPatch, RefillSpec, Scope,
 };
-use keyseal_registry::{Actor, AuditQuery, KeyPatch, NewKey, Registry};
+use keyseal_registry::{Actor, AuditQuery, Clock, KeyPatch, NewKey, Registry};
 
 const T0: i64 = common::T0;
 
@@ -297,6 +298,146 @@ both! {
         // 320 requests for a limit of 100: never more; at least 100 - ceil(100 / 8).
         assert!(admitted <= 100, "{admitted}");
         assert!(admitted >= 100 - 13, "{admitted}");
+    }
+
+    fn one_instance_answers_exactly_as_the_core_across_window_rolls(fx) {
+        // A generated stream over many windows: every answer (allowed, remaining, reset,
+        // retry) is the core's for one state, while the background thread renews the
+        // leases taken ahead whenever it runs.
+        const WINDOW_MS: u64 = 1_000;
+        let clock = MsClock::at(T0 as u64 * 1000);
+        let r = fx.open_with(|c| c.clock = clock.clone());
+        let spec = vec![limit("per_second", 40, WINDOW_MS)];
+        let (key, id) = metered(&r, spec.clone(), None);
+        let rules = keyseal_registry::meter::spec::rules_for(&id, &spec, None).unwrap();
+        let core = rules.limits[0].1;
+        let mut state = keyseal::meter::WindowState::default();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut now = T0 as u64 * 1000;
+        let (mut allowed, mut refused, mut rolls) = (0, 0, 0);
+        for i in 0..1_500 {
+            // Mostly a few ms apart, sometimes a jump past one or two windows.
+            now += match rng.below(50) {
+                0 => WINDOW_MS + rng.below(2 * WINDOW_MS),
+                _ => rng.below(20),
+            };
+            clock.set(now);
+            let cost = rng.below(5);
+            let before = state.start_ms;
+            let want = core.spend(&mut state, now, cost);
+            rolls += u32::from(state.start_ms != before && i > 0);
+            let v = r.verify_metered(&key, &RequestContext::at(T0), &req(cost)).unwrap();
+            let got = &v.meter.unwrap().limits[0];
+            assert_eq!(
+                (got.allowed, got.remaining, got.reset_ms),
+                (want.allowed, want.remaining, want.reset_ms),
+                "request {i} at {now} of cost {cost}"
+            );
+            assert_eq!(v.decision.is_ok(), want.allowed, "request {i}");
+            if want.allowed { allowed += 1 } else { refused += 1 }
+            if i % 16 == 0 {
+                // Room for the background thread (it runs every 100 ms).
+                std::thread::sleep(std::time::Duration::from_millis(7));
+            }
+        }
+        assert!(allowed > 100 && refused > 100 && rolls > 30, "{allowed} {refused} {rolls}");
+    }
+
+    fn a_key_in_steady_use_is_renewed_off_the_request_path(fx) {
+        // The first request of a window takes units of the next one ahead; the first
+        // request after the roll is decided from them, and the background thread then
+        // takes the following window's units.
+        let clock = MsClock::at(T0 as u64 * 1000);
+        let r = fx.open_with(|c| c.clock = clock.clone());
+        let (key, id) = metered(&r, vec![limit("per_minute", 100, 60_000)], None);
+        let first = r.verify_metered(&key, &RequestContext::at(T0), &req(1)).unwrap();
+        let next_window = first.meter.unwrap().limits[0].reset_ms;
+        let row = || {
+            let sql = format!("SELECT start_ms, ahead FROM meter_windows WHERE subject = '{id}'");
+            let r = fx.raw(&sql).remove(0);
+            let n = |i: usize| r[i].as_deref().unwrap().parse::<u64>().unwrap();
+            (n(0), n(1))
+        };
+        // ceil(99 / 8) = 13: 7 units of this window, 6 of the next.
+        assert_eq!(row(), (next_window - 60_000, 6));
+        clock.set(next_window);
+        assert_eq!(verify_at(&r, &key, &req(1), T0), None);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while row() != (next_window, 6) {
+            assert!(std::time::Instant::now() < deadline, "not renewed: {:?}", row());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // The database now says the window is far over its limit (as if other instances
+        // had spent it): a request that read it would be refused. After the next roll
+        // the request is admitted from the units leased ahead, without reading it.
+        fx.raw(&format!("UPDATE meter_windows SET current = 1000 WHERE subject = '{id}'"));
+        clock.set(next_window + 60_000);
+        assert_eq!(verify_at(&r, &key, &req(1), T0), None);
+    }
+
+    fn two_instances_admit_the_units_leased_ahead_only_within_the_limit(fx) {
+        // A leases units of the next window ahead with its first request, spends its
+        // lease of this window, and goes idle; B fills what is left of the window; when
+        // the window rolls, A admits what it leased ahead and B nothing. At the first
+        // moment of the next window the previous one counts in full, so the two windows
+        // together may admit the limit and no more: had the units leased ahead not been
+        // counted against the first window's room, B would have filled it regardless.
+        const LIMIT: u64 = 100;
+        let clock = MsClock::at(T0 as u64 * 1000);
+        let a = fx.open_with(|c| c.clock = clock.clone());
+        let b = fx.open_with(|c| c.clock = clock.clone());
+        let (key, _) = metered(&a, vec![limit("per_minute", LIMIT, 60_000)], None);
+        let first = a.verify_metered(&key, &RequestContext::at(T0), &req(1)).unwrap();
+        assert!(first.decision.is_ok());
+        let next_window = first.meter.unwrap().limits[0].reset_ms;
+        let admit = |r: &Registry, n: usize| {
+            (0..n)
+                .filter(|_| verify_at(r, &key, &req(1), T0).is_none())
+                .count() as u64
+        };
+        // A's grant is ceil(99 / 8) = 13 units: 7 of this window (the cost and half the
+        // rest) and 6 of the next.
+        let on_a = 1 + admit(&a, 7);
+        let on_b = admit(&b, 2 * LIMIT as usize);
+        assert_eq!((on_a, on_b), (8, LIMIT - 8 - 6));
+        clock.set(next_window);
+        let next_on_a = admit(&a, 20);
+        let next_on_b = admit(&b, 20);
+        assert_eq!((next_on_a, next_on_b), (6, 0));
+        assert_eq!(on_a + on_b + next_on_a + next_on_b, LIMIT);
+    }
+}
+
+/// A clock in milliseconds, moved by hand: window edges are milliseconds apart.
+struct MsClock(AtomicU64);
+
+impl Clock for MsClock {
+    fn now(&self) -> i64 {
+        (self.0.load(Ordering::SeqCst) / 1000) as i64
+    }
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl MsClock {
+    fn at(ms: u64) -> Arc<MsClock> {
+        Arc::new(MsClock(AtomicU64::new(ms)))
+    }
+    fn set(&self, ms: u64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+}
+
+/// A small deterministic generator (xorshift64*), for generated request streams.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
     }
 }
 

@@ -778,10 +778,10 @@ both! {
     fn migrates_an_empty_database(fx) {
         assert_eq!(Registry::schema_version(&fx.storage).unwrap(), 0);
         let r = fx.open();
-        assert_eq!(SCHEMA_VERSION, 8);
+        assert_eq!(SCHEMA_VERSION, 9);
         assert_eq!(Registry::schema_version(&fx.storage).unwrap(), SCHEMA_VERSION);
         let versions: Vec<_> = fx.raw("SELECT version FROM keyseal_schema ORDER BY version").into_iter().map(|r| r[0].clone().unwrap()).collect();
-        assert_eq!(versions, ["1", "2", "3", "4", "5", "6", "7", "8"]);
+        assert_eq!(versions, ["1", "2", "3", "4", "5", "6", "7", "8", "9"]);
         if !fx.is_pg() {
             // v3: one B-tree keyed by the public id, so a lookup by id is one walk.
             let ddl = fx.raw_one("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'keys'").unwrap();
@@ -801,7 +801,7 @@ both! {
         // Opening again is a no-op.
         let r = fx.open();
         assert_eq!(Registry::schema_version(&fx.storage).unwrap(), SCHEMA_VERSION);
-        assert_eq!(fx.raw_one("SELECT COUNT(*) FROM keyseal_schema").as_deref(), Some("8"));
+        assert_eq!(fx.raw_one("SELECT COUNT(*) FROM keyseal_schema").as_deref(), Some("9"));
         assert_eq!(r.list("acct_1", &ListQuery::default()).unwrap().total, 2);
     }
 

@@ -121,8 +121,10 @@ impl RateLimit {
         }
     }
 
-    /// Whether `start` is a window start of this limit's grid.
-    fn on_grid(&self, start: u64) -> bool {
+    /// Whether `start` is a window start of this limit's grid (its windows of
+    /// `window_ms` from `phase_ms`): a state whose start is not was counted under another
+    /// window length or phase.
+    pub fn is_window_start(&self, start: u64) -> bool {
         match start.checked_sub(self.phase_ms) {
             Some(since) => since.is_multiple_of(self.window_ms),
             None => start == 0,
@@ -137,7 +139,7 @@ impl RateLimit {
     pub fn advance(&self, state: &WindowState, now_ms: u64) -> (WindowState, u64) {
         let w = self.window_ms;
         let start = self.window_start(now_ms);
-        if !self.on_grid(state.start_ms) {
+        if !self.is_window_start(state.start_ms) {
             let fresh = WindowState {
                 start_ms: start,
                 previous: 0,

@@ -20,11 +20,11 @@
 use std::sync::{Arc, Condvar, Mutex};
 
 use keyseal::Error;
-use keyseal::meter::{CreditState, RateLimit, Verdict, WindowState};
+use keyseal::meter::{CreditState, RateLimit, Verdict};
 
 use super::KeyMeter;
 use super::lease::{self, LeasePolicy, Report, Rows, Subject, SubjectRules};
-use super::store;
+use super::store::{self, WindowRow};
 use crate::registry::tx::{Commit, with_tx_as};
 use crate::store::{Conn, Pool};
 
@@ -32,12 +32,21 @@ use crate::store::{Conn, Pool};
 pub(crate) const MAX_BATCH: usize = 256;
 
 /// One subject of a request: a copy of its state (the caller holds its lock meanwhile),
-/// its rules and which of its limits apply.
+/// its rules, which of its limits apply and whether its credits do (a request spends
+/// them when the subject has credits; a renewal of the leases leaves them alone).
 pub(crate) struct PartJob {
     pub(crate) subject: String,
     pub(crate) state: Subject,
     pub(crate) rules: Arc<KeyMeter>,
     pub(crate) applied: Vec<bool>,
+    pub(crate) credits: bool,
+}
+
+impl PartJob {
+    /// The subject's credits rule when this part spends from it.
+    fn credits(&self) -> Option<&keyseal::meter::Credits> {
+        self.rules.credits.as_ref().filter(|_| self.credits)
+    }
 }
 
 /// What a settled request gets back.
@@ -117,15 +126,26 @@ impl Settles {
     }
 }
 
-/// Settles requests of one subject each (`parts`, all at `now_ms`, cost 0, a dry run) in
+/// What [`settle_now`] does with each subject's leases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Leases {
+    /// Give them all back (at close).
+    GiveBack,
+    /// Give them back and take new ones, the next window's included (a renewal).
+    Renew,
+}
+
+/// Settles requests of one subject each (`parts`, all at `now_ms`, cost 0) in
 /// transactions of up to [`MAX_BATCH`], now rather than queued: giving every lease back at
-/// close, where one transaction per subject took a minute at 100,000 keys on PostgreSQL.
-/// The caller holds each subject's lock; the new states come back in `parts`' order.
-pub(crate) fn give_back_all(
+/// close (where one transaction per subject took a minute at 100,000 keys on PostgreSQL),
+/// or renewing leases off the request path. The caller holds each subject's lock; the
+/// new states come back in `parts`' order.
+pub(crate) fn settle_now(
     pool: &Pool,
     policy: LeasePolicy,
     parts: Vec<PartJob>,
     now_ms: u64,
+    leases: Leases,
 ) -> Result<Vec<Subject>, Error> {
     let mut states = Vec::with_capacity(parts.len());
     let jobs: Vec<Job> = parts
@@ -134,7 +154,7 @@ pub(crate) fn give_back_all(
             parts: vec![p],
             now_ms,
             cost: 0,
-            dry_run: true,
+            dry_run: leases == Leases::GiveBack,
             slot: Arc::new(Mutex::new(None)),
         })
         .collect();
@@ -180,7 +200,7 @@ fn run_batch(pool: &Pool, policy: LeasePolicy, batch: Vec<Job>) {
 fn takes_credits(batch: &[Job]) -> bool {
     batch
         .iter()
-        .any(|j| j.parts.iter().any(|p| p.rules.credits.is_some()))
+        .any(|j| j.parts.iter().any(|p| p.credits().is_some()))
 }
 
 fn settle_batch(pool: &Pool, policy: LeasePolicy, batch: &[Job]) -> Result<Vec<Settled>, Error> {
@@ -213,7 +233,7 @@ fn settle_in(
             .flat_map(|(j, n)| j.parts.iter().zip(n))
     };
     let mut credit_keys: Vec<&str> = parts()
-        .filter(|(p, _)| p.rules.credits.is_some())
+        .filter(|(p, _)| p.credits().is_some())
         .map(|(p, _)| p.subject.as_str())
         .collect();
     let mut window_keys: Vec<(&str, &str)> = parts()
@@ -227,7 +247,7 @@ fn settle_in(
     let mut windows = store::lock_windows(conn, &window_keys)?;
 
     let mut outs = Vec::with_capacity(batch.len());
-    let mut window_rows: Vec<(&str, &str, WindowState)> = Vec::new();
+    let mut window_rows: Vec<(&str, &str, WindowRow)> = Vec::new();
     let mut balance_rows: Vec<(&str, CreditState)> = Vec::new();
     for (job, names) in batch.iter().zip(&names) {
         let mut r: Vec<Rows> = job
@@ -235,7 +255,7 @@ fn settle_in(
             .iter()
             .zip(names)
             .map(|(p, names)| {
-                let (credits, epoch) = match p.rules.credits {
+                let (credits, epoch) = match p.credits() {
                     Some(_) => balances
                         .remove(&p.subject)
                         .map_or((None, 0), |(c, e)| (Some(c), e)),
@@ -279,7 +299,7 @@ fn settle_in(
                         s,
                         SubjectRules {
                             limits,
-                            credits: p.rules.credits.as_ref(),
+                            credits: p.credits(),
                         },
                     )
                 })

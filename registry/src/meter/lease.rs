@@ -7,20 +7,36 @@
 //! on one instance the view is the exact state and every answer is the core's. For
 //! credits the database holds the balance less every lease; the view adds this
 //! instance's lease back.
+//!
+//! **Leasing ahead.** A limit's lease is taken in two parts: units of the current window
+//! and units of the next one (`ahead`). The database counts the units leased ahead
+//! against the current window's room and, when the window rolls, as the next window's
+//! spend ([`advance_row`]). So the current window's spend plus everything leased ahead
+//! stays within the limit: the core's rule at the first moment of the next window, where
+//! the previous window counts in full. Every unit admitted from either part was room
+//! under the core's rule, whichever instance admits it. When this instance's view rolls into the
+//! next window, the units leased ahead become its lease there: the key's first requests
+//! after the roll are decided from memory, and [`Subject::renew`] asks the background
+//! thread to take the next window's units (see `crate::registry::metering`).
 
 use keyseal::meter::{
     CreditSlot, CreditState, Credits, LimitSlot, RateLimit, Verdict, WindowState, spend_all,
 };
+
+use super::store::WindowRow;
 
 /// One limit of a subject on this instance.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct WindowLease {
     /// The limit's window, to notice a changed rule.
     pub(crate) window_ms: u64,
-    /// The database state less this instance's unused lease.
+    /// The database state less this instance's unused lease, plus what other instances
+    /// leased ahead (counted as spent in this window, see the module's doc).
     pub(crate) view: WindowState,
     /// Units this instance holds, spent in the database in window `view.start_ms`.
     pub(crate) lease: u64,
+    /// Units of the window after `view.start_ms`'s this instance holds (leased ahead).
+    pub(crate) ahead: u64,
     /// Leases of past windows not yet given back: `(window start, units)`.
     pub(crate) returns: Vec<(u64, u64)>,
 }
@@ -78,6 +94,9 @@ pub(crate) struct Subject {
     pub(crate) synced: bool,
     /// When the last transaction read the database (Unix ms).
     pub(crate) synced_at_ms: u64,
+    /// A window rolled onto the units leased ahead: the next window's units should be
+    /// leased now, off the request path. Cleared by the next transaction.
+    pub(crate) renew: bool,
 }
 
 /// How long a refusal from memory is trusted (ms): after that a refused request reads the
@@ -96,14 +115,69 @@ pub(crate) enum Local {
 }
 
 impl WindowLease {
-    /// Moves the view to `now`'s window; a lease of a past window becomes a return.
-    fn roll(&mut self, limit: &RateLimit, now_ms: u64) {
+    /// Moves the view to `now`'s window. A lease of a past window becomes a return; the
+    /// units leased ahead become the lease when `now` is in the very next window (true
+    /// is returned then), else a return too.
+    fn roll(&mut self, limit: &RateLimit, now_ms: u64) -> bool {
         let (next, _) = limit.advance(&self.view, now_ms);
-        if next.start_ms != self.view.start_ms && self.lease > 0 {
-            self.returns.push((self.view.start_ms, self.lease));
-            self.lease = 0;
-        }
+        let old = self.view.start_ms;
         self.view = next;
+        if next.start_ms == old {
+            return false;
+        }
+        let lease = std::mem::take(&mut self.lease);
+        let ahead = std::mem::take(&mut self.ahead);
+        let ahead_start = old.saturating_add(limit.window_ms());
+        if lease > 0 {
+            self.returns.push((old, lease));
+        }
+        if ahead == 0 {
+            return false;
+        }
+        if next.start_ms == ahead_start {
+            self.lease = ahead;
+            return true;
+        }
+        self.returns.push((ahead_start, ahead));
+        false
+    }
+
+    /// Gives back `units` this instance leased in the window starting at `start` to
+    /// `row` (already moved to now's window): the current window's, the previous one's
+    /// or the next one's (leased ahead); units of older windows no longer count.
+    fn give_back(row: &mut WindowRow, limit: &RateLimit, start: u64, units: u64) {
+        let s = row.state.start_ms;
+        let w = limit.window_ms();
+        if start == s {
+            row.state.current = row.state.current.saturating_sub(units);
+        } else if start.saturating_add(w) == s {
+            row.state.previous = row.state.previous.saturating_sub(units);
+        } else if start == s.saturating_add(w) {
+            row.ahead = row.ahead.saturating_sub(units);
+        }
+    }
+}
+
+/// A limit's database row moved to `now`'s window: when the window after the row's has
+/// begun, the units leased ahead become that window's `current` (the core's `advance`
+/// then moves it on like any state). A row off the limit's grid (counted under another
+/// window) starts empty, units leased ahead included.
+pub(crate) fn advance_row(limit: &RateLimit, row: &WindowRow, now_ms: u64) -> WindowRow {
+    let next_start = row.state.start_ms.saturating_add(limit.window_ms());
+    let mut state = row.state;
+    let mut ahead = row.ahead;
+    if limit.is_window_start(state.start_ms) && ahead > 0 && now_ms >= next_start {
+        state = WindowState {
+            start_ms: next_start,
+            previous: state.current,
+            current: ahead,
+        };
+        ahead = 0;
+    }
+    let (moved, _) = limit.advance(&state, now_ms);
+    WindowRow {
+        ahead: if moved == state { ahead } else { 0 },
+        state: moved,
     }
 }
 
@@ -131,7 +205,7 @@ pub(crate) fn decide_local(
         }
         fresh &= now_ms.saturating_sub(s.synced_at_ms) <= TRUST_REFUSAL_MS;
         for ((_, w), limit) in applied(&mut s.windows, rules.limits) {
-            w.roll(limit, now_ms);
+            s.renew |= w.roll(limit, now_ms);
             covered &= w.lease >= cost;
         }
         if let (Some(c), Some(rule)) = (s.credits.as_ref(), rules.credits) {
@@ -208,10 +282,10 @@ fn run_core(
     (verdict, reports)
 }
 
-/// A subject's database rows, locked for the transaction: one state per limit (in
+/// A subject's database rows, locked for the transaction: one row per applied limit (in
 /// order) and the credits.
 pub(crate) struct Rows {
-    pub(crate) windows: Vec<WindowState>,
+    pub(crate) windows: Vec<WindowRow>,
     pub(crate) credits: Option<CreditState>,
     /// The balance's epoch (see [`CreditLease::epoch`]).
     pub(crate) epoch: u64,
@@ -221,7 +295,8 @@ pub(crate) struct Rows {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LeasePolicy {
     /// The share of a limit's room taken per transaction: `room / divisor`, at least the
-    /// cost. 1 takes all of it (one instance).
+    /// cost, split between the current window and the next (see [`grant_window`]). 1
+    /// takes all of it (one instance).
     pub(crate) limit_divisor: u64,
     /// The most credits held at once beyond the cost (bounds what a crash may lose).
     pub(crate) max_credits: u64,
@@ -242,19 +317,22 @@ pub(crate) fn settle(
     // 1. Give everything back: the database states become the truth without our leases.
     for ((s, rules), r) in subjects.iter_mut().zip(rows.iter_mut()) {
         for (((_, w), limit), db) in applied(&mut s.windows, rules.limits).zip(&mut r.windows) {
-            // A state off this limit's grid (written under another window, by a request
-            // that raced a change of the limit) starts empty: the core's `advance` says so.
-            let (mut state, _) = limit.advance(db, now_ms);
+            // A row off this limit's grid (written under another window, by a request
+            // that raced a change of the limit) starts empty: `advance_row` says so.
+            let mut row = advance_row(limit, db, now_ms);
             let lease = (w.view.start_ms, std::mem::take(&mut w.lease));
-            for (start, units) in w.returns.drain(..).chain(std::iter::once(lease)) {
-                if start == state.start_ms {
-                    state.current = state.current.saturating_sub(units);
-                } else if start.saturating_add(limit.window_ms()) == state.start_ms {
-                    state.previous = state.previous.saturating_sub(units);
-                }
+            let ahead = (
+                w.view.start_ms.saturating_add(limit.window_ms()),
+                std::mem::take(&mut w.ahead),
+            );
+            for (start, units) in w.returns.drain(..).chain([lease, ahead]) {
+                WindowLease::give_back(&mut row, limit, start, units);
             }
-            *db = state;
-            w.view = state;
+            // The view counts what other instances leased ahead as spent in this window,
+            // as the room the database grants from does (none on one instance).
+            *db = row;
+            w.view = row.state;
+            w.view.current = w.view.current.saturating_add(row.ahead);
         }
         if let (Some(rule), Some(db)) = (rules.credits, r.credits.as_mut()) {
             let c = s.credits.get_or_insert_with(CreditLease::default);
@@ -269,21 +347,24 @@ pub(crate) fn settle(
         }
         s.synced = true;
         s.synced_at_ms = now_ms;
+        s.renew = false;
     }
     // 2. The core decides on the true states, spending on the views.
     let (verdict, reports) = run_core(subjects, now_ms, cost, dry_run);
     // 3. Write back what was spent, and lease a share of what is left.
     for ((s, rules), r) in subjects.iter_mut().zip(rows.iter_mut()) {
         for (((_, w), limit), db) in applied(&mut s.windows, rules.limits).zip(&mut r.windows) {
-            *db = w.view;
+            db.state = WindowState {
+                current: w.view.current.saturating_sub(db.ahead),
+                ..w.view
+            };
             if verdict.allowed && !dry_run {
                 let room = limit.check(&w.view, now_ms, 0).remaining;
-                let grant = room
-                    .div_ceil(policy.limit_divisor.max(1))
-                    .max(cost)
-                    .min(room);
-                db.current = db.current.saturating_add(grant);
-                w.lease = grant;
+                let (lease, ahead) = grant_window(room, cost, policy.limit_divisor);
+                db.state.current = db.state.current.saturating_add(lease);
+                db.ahead = db.ahead.saturating_add(ahead);
+                w.lease = lease;
+                w.ahead = ahead;
             }
         }
         if let (Some(c), Some(db)) = (s.credits.as_mut(), r.credits.as_mut()) {
@@ -298,6 +379,15 @@ pub(crate) fn settle(
         }
     }
     (verdict, reports)
+}
+
+/// A limit's grant from `room` after a request of `cost`: `room / divisor` (at least the
+/// cost, at most the room), the cost's worth and half the rest for the current window,
+/// the other half leased ahead for the next. Returns `(lease, ahead)`.
+pub(crate) fn grant_window(room: u64, cost: u64, divisor: u64) -> (u64, u64) {
+    let total = room.div_ceil(divisor.max(1)).max(cost).min(room);
+    let ahead = total.saturating_sub(cost) / 2;
+    (total - ahead, ahead)
 }
 
 /// The windows a request applies, with their limits.

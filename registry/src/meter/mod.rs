@@ -19,15 +19,20 @@
 //! - The instance's view of each counter is the database's minus its own unused lease,
 //!   so a request the view refuses is refused without I/O, and on one instance every
 //!   answer is exactly the core's answer for the same sequence of requests.
+//! - A limit's lease includes units of the next window, leased ahead: when a key's
+//!   window rolls, its first requests are decided from them, and the background thread
+//!   renews the key's leases (the next window's included) in batches, so a key in steady
+//!   use is settled once a window, off the request path.
 //!
 //! # Guarantees
 //!
 //! - **Never over the limit.** Every unit admitted anywhere was counted in the database
 //!   under a row lock first, so several instances together admit at most what one would.
 //! - **Under-admission with several instances** is bounded by the leases the other
-//!   instances hold unused: each lease of a limit is at most ⌈room / 8⌉ (room = what the
-//!   window had left when it was taken, at least the request's cost), so with `n`
-//!   instances a burst is admitted at least `limit - (n - 1) * ⌈limit / 8⌉` per window.
+//!   instances hold unused: each lease of a limit, the units leased ahead included, is
+//!   at most ⌈room / 8⌉ (room = what the window had left when it was taken, at least the
+//!   request's cost), so with `n` instances a burst is admitted at least
+//!   `limit - (n - 1) * ⌈limit / 8⌉` per window.
 //!   A lease of a past window is given back at the instance's next transaction.
 //! - **Credits are durable.** A credit is taken from the balance in a committed
 //!   transaction before any request spends it, so no credit acknowledged as spent comes
@@ -201,13 +206,39 @@ impl KeyMeter {
     }
 }
 
-/// This instance's subjects, by key id.
+/// Most subjects waiting for a renewal of their leases; beyond it a subject is not
+/// queued, and its request after the next roll reads the database.
+pub(crate) const MAX_RENEWALS: usize = 65_536;
+
+/// A subject waiting for a renewal of its leases, with its rules.
+pub(crate) type Renewal = (String, Arc<KeyMeter>);
+
+/// This instance's subjects, by key id, and those waiting for a renewal.
 #[derive(Default)]
 pub(crate) struct Meters {
     subjects: RwLock<HashMap<String, Arc<Mutex<Subject>>>>,
+    renewals: Mutex<Vec<Renewal>>,
 }
 
 impl Meters {
+    /// Queues `subject` for a renewal of its leases (see
+    /// `crate::registry::metering::renew_leases`), unless [`MAX_RENEWALS`] are waiting.
+    pub(crate) fn queue_renewal(&self, subject: &str, rules: &Arc<KeyMeter>) {
+        if let Ok(mut q) = self.renewals.lock()
+            && q.len() < MAX_RENEWALS
+        {
+            q.push((subject.to_owned(), Arc::clone(rules)));
+        }
+    }
+
+    /// The subjects waiting for a renewal, emptying the queue.
+    pub(crate) fn take_renewals(&self) -> Vec<Renewal> {
+        match self.renewals.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// The subject of `id`, created unsynced.
     pub(crate) fn subject(&self, id: &str) -> Arc<Mutex<Subject>> {
         if let Ok(map) = self.subjects.read()

@@ -1,7 +1,7 @@
 //! The metering rows: `meter_windows` (one core `WindowState` per subject and limit
-//! name, counting every instance's leases as spent) and `meter_credits` (one balance per
-//! subject, less every lease). Read under the transaction's lock, written back by the
-//! same transaction.
+//! name, counting every instance's leases as spent, and the units of the next window
+//! leased ahead) and `meter_credits` (one balance per subject, less every lease). Read
+//! under the transaction's lock, written back by the same transaction.
 
 use std::collections::HashMap;
 
@@ -29,6 +29,14 @@ fn lock(conn: &dyn Conn) -> &'static str {
     }
 }
 
+/// A limit's row: the window counters, and the units of the window after
+/// `state.start_ms`'s that instances have leased ahead (see `lease::advance_row`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WindowRow {
+    pub(crate) state: WindowState,
+    pub(crate) ahead: u64,
+}
+
 /// Rows per multi-row statement of a settle batch, at most (a power of two).
 const ROWS_PER_STATEMENT: usize = 128;
 
@@ -43,7 +51,7 @@ const ROWS_PER_STATEMENT: usize = 128;
 pub(crate) fn lock_windows(
     conn: &mut dyn Conn,
     keys: &[(&str, &str)],
-) -> Result<HashMap<(String, String), WindowState>, Error> {
+) -> Result<HashMap<(String, String), WindowRow>, Error> {
     let mut out = HashMap::with_capacity(keys.len());
     let mut params = Vec::with_capacity(2 * ROWS_PER_STATEMENT);
     for chunk in pow2_chunks(keys, ROWS_PER_STATEMENT) {
@@ -52,51 +60,55 @@ pub(crate) fn lock_windows(
             params.extend([Val::from(*subject), Val::from(*name)]);
         }
         let sql = format!(
-            "INSERT INTO meter_windows (subject, name, start_ms, previous, current) VALUES {} \
-             ON CONFLICT (subject, name) DO UPDATE SET start_ms = meter_windows.start_ms \
-             RETURNING subject, name, start_ms, previous, current",
-            repeat_rows("(?, ?, 0, 0, 0)", chunk.len())
+            "INSERT INTO meter_windows (subject, name, start_ms, previous, current, ahead) \
+             VALUES {} ON CONFLICT (subject, name) DO UPDATE SET start_ms = meter_windows.start_ms \
+             RETURNING subject, name, start_ms, previous, current, ahead",
+            repeat_rows("(?, ?, 0, 0, 0, 0)", chunk.len())
         );
         for r in conn.query(&sql, &params)? {
             if let (Some(subject), Some(name)) =
                 (r.first().and_then(Val::text), r.get(1).and_then(Val::text))
             {
-                let state = WindowState {
-                    start_ms: u(r.get(2)),
-                    previous: u(r.get(3)),
-                    current: u(r.get(4)),
+                let row = WindowRow {
+                    state: WindowState {
+                        start_ms: u(r.get(2)),
+                        previous: u(r.get(3)),
+                        current: u(r.get(4)),
+                    },
+                    ahead: u(r.get(5)),
                 };
-                out.insert((subject.to_owned(), name.to_owned()), state);
+                out.insert((subject.to_owned(), name.to_owned()), row);
             }
         }
     }
     Ok(out)
 }
 
-/// Writes window states, (subject, name, state) sorted by (subject, name) and distinct.
+/// Writes window rows, (subject, name, row) sorted by (subject, name) and distinct.
 pub(crate) fn save_windows(
     conn: &mut dyn Conn,
-    rows: &[(&str, &str, WindowState)],
+    rows: &[(&str, &str, WindowRow)],
 ) -> Result<(), Error> {
-    let mut params = Vec::with_capacity(5 * ROWS_PER_STATEMENT);
+    let mut params = Vec::with_capacity(6 * ROWS_PER_STATEMENT);
     for chunk in pow2_chunks(rows, ROWS_PER_STATEMENT) {
         params.clear();
-        for (subject, name, s) in chunk {
+        for (subject, name, r) in chunk {
             params.extend([
                 Val::from(*subject),
                 Val::from(*name),
-                int(s.start_ms),
-                int(s.previous),
-                int(s.current),
+                int(r.state.start_ms),
+                int(r.state.previous),
+                int(r.state.current),
+                int(r.ahead),
             ]);
         }
         conn.exec(
             &format!(
-                "INSERT INTO meter_windows (subject, name, start_ms, previous, current) \
+                "INSERT INTO meter_windows (subject, name, start_ms, previous, current, ahead) \
                  VALUES {} ON CONFLICT (subject, name) DO UPDATE SET \
                  start_ms = excluded.start_ms, previous = excluded.previous, \
-                 current = excluded.current",
-                repeat_rows("(?, ?, ?, ?, ?)", chunk.len())
+                 current = excluded.current, ahead = excluded.ahead",
+                repeat_rows("(?, ?, ?, ?, ?, ?)", chunk.len())
             ),
             &params,
         )?;

@@ -8,6 +8,7 @@ use super::gate::Gate;
 use super::group::GroupCommit;
 use crate::cache::{NegativeCache, RecordCache};
 use crate::config::RegistryConfig;
+use crate::meter::lease::LeasePolicy;
 use crate::store::{Pool, Storage};
 
 /// What a registry shares with its background threads (behind an `Arc`).
@@ -38,4 +39,14 @@ pub(super) struct Inner {
     pub(super) usage: crate::usage::PendingUsage,
     /// When old usage buckets were last deleted (registry clock).
     pub(super) usage_pruned_at: AtomicI64,
+}
+
+impl Inner {
+    /// How much of what is left this instance leases at once (the registry's config).
+    pub(super) fn lease_policy(&self) -> LeasePolicy {
+        LeasePolicy {
+            limit_divisor: self.config.limit_lease_divisor,
+            max_credits: self.config.credit_lease_max,
+        }
+    }
 }

@@ -227,8 +227,10 @@ impl Registry {
     /// Ends the background threads after a last `last_used_at` and usage flush. Also
     /// done on drop.
     pub fn close(&self) {
-        self.give_back_leases();
+        // The background thread renews leases: stopped first, so none is taken after
+        // they are given back.
         self.tasks.stop();
+        self.give_back_leases();
         let _ = flush(&self.inner);
         let _ = flush_usage(&self.inner);
         let _ = checkpoint(&self.inner);

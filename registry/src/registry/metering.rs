@@ -1,6 +1,7 @@
 //! Metering a verified key (see [`crate::meter`]): its own limits and credits and those
 //! of its owner, from this instance's leases when they cover the request, else in one
-//! transaction; reading balances; giving the leases back at close.
+//! transaction; renewing leases off the request path; reading balances; giving the
+//! leases back at close.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -8,11 +9,10 @@ use keyseal::meter::{CreditState, RateLimit, Verdict};
 use keyseal::{Error, ErrorCode};
 
 use super::errors::reg;
+use super::inner::Inner;
 use super::lifecycle::Registry;
-use crate::meter::batch::{self, MAX_BATCH, PartJob};
-use crate::meter::lease::{
-    self, CreditLease, LeasePolicy, Local, Report, Subject, SubjectRules, WindowLease,
-};
+use crate::meter::batch::{self, Leases, MAX_BATCH, PartJob};
+use crate::meter::lease::{self, CreditLease, Local, Report, Subject, SubjectRules, WindowLease};
 use crate::meter::{CreditReport, KeyMeter, LimitReport, MeterReport, MeterRequest, Scope, store};
 
 /// The verdict and the report of a metered request.
@@ -101,7 +101,16 @@ impl Registry {
             lease::decide_local(&mut subjects, now_ms, req.cost, req.dry_run)
         };
         let (verdict, reports) = match local {
-            (Local::Decided(v), reports) => (v, reports),
+            (Local::Decided(v), reports) => {
+                for (h, g) in held.iter().zip(guards.iter_mut()) {
+                    if std::mem::take(&mut g.renew) {
+                        self.inner
+                            .meters
+                            .queue_renewal(&h.part.subject, &h.part.rules);
+                    }
+                }
+                (v, reports)
+            }
             (Local::NeedsDatabase, _) if !io => return Ok(None),
             (Local::NeedsDatabase, _) => {
                 self.settle_in_db(&held, &mut guards, now_ms, req.cost, req.dry_run)?
@@ -123,7 +132,7 @@ impl Registry {
         cost: u64,
         dry_run: bool,
     ) -> Result<(Verdict, Vec<Report>), Error> {
-        let policy = self.lease_policy();
+        let policy = self.inner.lease_policy();
         let parts: Vec<PartJob> = held
             .iter()
             .zip(guards.iter())
@@ -132,6 +141,7 @@ impl Registry {
                 state: (**g).clone(),
                 rules: Arc::clone(&h.part.rules),
                 applied: h.applied.iter().map(Option::is_some).collect(),
+                credits: h.part.rules.credits.is_some(),
             })
             .collect();
         // The guards stay held: no one else changes these subjects until the batch that
@@ -144,14 +154,6 @@ impl Registry {
             **g = state;
         }
         Ok((out.verdict, out.reports))
-    }
-
-    /// How much of what is left this instance leases at once (the registry's config).
-    fn lease_policy(&self) -> LeasePolicy {
-        LeasePolicy {
-            limit_divisor: self.inner.config.limit_lease_divisor,
-            max_credits: self.inner.config.credit_lease_max,
-        }
     }
 
     /// The credit balance of `subject` under `rules` as this instance sees it (the
@@ -200,7 +202,7 @@ impl Registry {
             let holds = state.lock().is_ok_and(|g| {
                 g.windows
                     .iter()
-                    .any(|(_, w)| w.lease > 0 || !w.returns.is_empty())
+                    .any(|(_, w)| w.lease > 0 || w.ahead > 0 || !w.returns.is_empty())
                     || g.credits.as_ref().is_some_and(|c| c.lease > 0)
             });
             if !holds {
@@ -210,7 +212,7 @@ impl Registry {
                 held.push((part, state));
             }
         }
-        let policy = self.lease_policy();
+        let policy = self.inner.lease_policy();
         for chunk in held.chunks(MAX_BATCH) {
             let mut guards: Vec<MutexGuard<'_, Subject>> = Vec::with_capacity(chunk.len());
             let mut parts = Vec::with_capacity(chunk.len());
@@ -222,11 +224,14 @@ impl Registry {
                     state: (*g).clone(),
                     rules: Arc::clone(&part.rules),
                     applied: vec![true; part.rules.limits.len()],
+                    credits: true,
                 });
                 guards.push(g);
             }
             let now_ms = self.inner.config.clock.now_ms();
-            if let Ok(states) = batch::give_back_all(&self.inner.pool, policy, parts, now_ms) {
+            if let Ok(states) =
+                batch::settle_now(&self.inner.pool, policy, parts, now_ms, Leases::GiveBack)
+            {
                 for (g, state) in guards.iter_mut().zip(states) {
                     **g = state;
                 }
@@ -288,15 +293,81 @@ fn applied_limits<'r>(rules: &'r KeyMeter, req: &MeterRequest) -> Vec<Option<&'r
         .collect()
 }
 
-/// Lines the subject's windows up with the rules (by name and window); a new or changed
-/// limit makes the next request read the database.
-fn reconcile(s: &mut Subject, rules: &KeyMeter) {
-    let same = s.windows.len() == rules.limits.len()
+/// Renews the leases of the subjects queued by requests that rolled into a window on
+/// units leased ahead (see [`crate::meter::lease`]): one transaction per [`MAX_BATCH`]
+/// subjects gives their leases back and takes new ones, the next window's included, so
+/// the request after the next roll is decided from memory too. Run by the background
+/// thread. A subject a request holds is queued again for the next run; one whose rules
+/// changed, or that must read the database anyway, is left to its next request, as is
+/// every subject of a batch that fails.
+pub(super) fn renew_leases(inner: &Inner) {
+    let mut queued = inner.meters.take_renewals();
+    if queued.is_empty() {
+        return;
+    }
+    queued.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    queued.dedup_by(|a, b| a.0 == b.0);
+    let policy = inner.lease_policy();
+    let mut busy = Vec::new();
+    for chunk in queued.chunks(MAX_BATCH) {
+        let mut guards: Vec<MutexGuard<'_, Subject>> = Vec::with_capacity(chunk.len());
+        let mut parts = Vec::with_capacity(chunk.len());
+        for (subject, rules) in chunk {
+            // Never waits for a subject: a request waiting for this batch's subjects
+            // while holding another would otherwise be a cycle.
+            let g = match rules.state(&inner.meters, subject).try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    busy.push((subject.clone(), Arc::clone(rules)));
+                    continue;
+                }
+                Err(std::sync::TryLockError::Poisoned(_)) => continue,
+            };
+            if !g.synced || !in_step(&g, rules) {
+                continue;
+            }
+            parts.push(PartJob {
+                subject: subject.clone(),
+                state: (*g).clone(),
+                rules: Arc::clone(rules),
+                applied: vec![true; rules.limits.len()],
+                credits: false,
+            });
+            guards.push(g);
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        let now_ms = inner.config.clock.now_ms();
+        if let Ok(states) = batch::settle_now(&inner.pool, policy, parts, now_ms, Leases::Renew) {
+            for (g, state) in guards.iter_mut().zip(states) {
+                **g = state;
+            }
+        }
+    }
+    for (subject, rules) in busy {
+        inner.meters.queue_renewal(&subject, &rules);
+    }
+}
+
+/// Whether the subject's windows line up with the rules (by name and window) and it has
+/// credits exactly when the rules do.
+fn in_step(s: &Subject, rules: &KeyMeter) -> bool {
+    windows_in_step(s, rules) && rules.credits.is_some() == s.credits.is_some()
+}
+
+fn windows_in_step(s: &Subject, rules: &KeyMeter) -> bool {
+    s.windows.len() == rules.limits.len()
         && s.windows
             .iter()
             .zip(&rules.limits)
-            .all(|((n, w), (m, l))| n == m && w.window_ms == l.window_ms());
-    if !same {
+            .all(|((n, w), (m, l))| n == m && w.window_ms == l.window_ms())
+}
+
+/// Lines the subject's windows up with the rules (by name and window); a new or changed
+/// limit makes the next request read the database.
+fn reconcile(s: &mut Subject, rules: &KeyMeter) {
+    if !windows_in_step(s, rules) {
         let old = std::mem::take(&mut s.windows);
         s.windows = rules
             .limits

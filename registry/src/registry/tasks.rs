@@ -1,6 +1,7 @@
-//! The background threads: the `last_used_at` and usage flusher and, on PostgreSQL, the
-//! LISTEN/NOTIFY listener that drops other instances' changes from the caches. Started
-//! by [`super::Registry::open`] and stopped by [`super::Registry::close`].
+//! The background threads: the flusher (`last_used_at`, usage, and the renewal of
+//! metering leases) and, on PostgreSQL, the LISTEN/NOTIFY listener that drops other
+//! instances' changes from the caches. Started by [`super::Registry::open`] and stopped
+//! by [`super::Registry::close`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use keyseal::Error;
 
 use super::inner::Inner;
+use super::metering::renew_leases;
 use super::tx::{Commit, with_tx, with_tx_as};
 use crate::config::CHANGE_CHANNEL;
 use crate::store::{self, Conn, Dialect, Storage, Val, pow2_chunks, repeat_rows};
@@ -247,6 +249,8 @@ pub(super) fn checkpoint(inner: &Inner) -> Result<(), Error> {
     Ok(())
 }
 
+/// Every 100 ms renews the metering leases queued since (a key whose window rolled is
+/// renewed within about that long); every second writes `last_used_at` and usage.
 fn flusher(inner: &Inner, stop: &AtomicBool) {
     while !stop.load(Ordering::Acquire) {
         for _ in 0..10 {
@@ -254,6 +258,7 @@ fn flusher(inner: &Inner, stop: &AtomicBool) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
+            renew_leases(inner);
         }
         let _ = flush(inner);
         let _ = flush_usage(inner);

@@ -7,7 +7,7 @@
 use super::conn::{Conn, DbErr, Dialect, Val};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// SQLite's migrations, version 1 first.
 const SQLITE: [&str; SCHEMA_VERSION as usize] = [
@@ -46,6 +46,9 @@ const SQLITE: [&str; SCHEMA_VERSION as usize] = [
     // Version 8: usage analytics. Counts by outcome and credits spent per key in minute,
     // hour and day buckets (see `crate::usage`), written in batches by the flusher.
     include_str!("../../migrations/sqlite/0008_usage.sql"),
+    // Version 9: `meter_windows.ahead`, units of a limit's next window leased ahead, so
+    // an instance decides a key's first requests after its window rolls from memory.
+    include_str!("../../migrations/sqlite/0009_lease_ahead.sql"),
 ];
 
 /// PostgreSQL's migrations, version 1 first (the same versions as SQLite's).
@@ -61,6 +64,7 @@ const POSTGRES: [&str; SCHEMA_VERSION as usize] = [
     include_str!("../../migrations/postgres/0006_metering.sql"),
     include_str!("../../migrations/postgres/0007_owner_meters.sql"),
     include_str!("../../migrations/postgres/0008_usage.sql"),
+    include_str!("../../migrations/postgres/0009_lease_ahead.sql"),
 ];
 
 /// Migration `version` (1-based) for `dialect`; empty outside 1..=[`SCHEMA_VERSION`].
