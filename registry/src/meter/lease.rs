@@ -346,7 +346,11 @@ pub(crate) fn settle(
             c.view = *db;
         }
         s.synced = true;
-        s.synced_at_ms = now_ms;
+        // A renewal leaves the credits alone: their view is as old as before, and so is
+        // the trust in a refusal it decides.
+        if rules.credits.is_some() || s.credits.is_none() {
+            s.synced_at_ms = now_ms;
+        }
         s.renew = false;
     }
     // 2. The core decides on the true states, spending on the views.
@@ -399,4 +403,72 @@ fn applied<'s, 'r>(
         .iter_mut()
         .zip(limits)
         .filter_map(|(w, l)| l.map(|l| (w, l)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const W: u64 = 60_000;
+    const START: u64 = 1_800_000_000_000 - 1_800_000_000_000 % W;
+
+    fn row(current: u64, ahead: u64) -> WindowRow {
+        WindowRow {
+            state: WindowState {
+                start_ms: START,
+                previous: 3,
+                current,
+            },
+            ahead,
+        }
+    }
+
+    #[test]
+    fn units_leased_ahead_become_the_next_windows_spend() {
+        let l = RateLimit::new(100, W).unwrap();
+        // Same window: unchanged.
+        assert_eq!(advance_row(&l, &row(40, 6), START + 5), row(40, 6));
+        // The next window: its spend starts at what was leased ahead.
+        let next = advance_row(&l, &row(40, 6), START + W + 5);
+        assert_eq!(
+            (
+                next.state.start_ms,
+                next.state.previous,
+                next.state.current,
+                next.ahead
+            ),
+            (START + W, 40, 6, 0)
+        );
+        // A window later, what was leased ahead is the previous window's spend.
+        let later = advance_row(&l, &row(40, 6), START + 2 * W);
+        assert_eq!(
+            (later.state.previous, later.state.current, later.ahead),
+            (6, 0, 0)
+        );
+        // A clock behind the row's window moves nothing.
+        assert_eq!(advance_row(&l, &row(40, 6), START - 1), row(40, 6));
+    }
+
+    #[test]
+    fn a_row_of_another_window_starts_empty_units_leased_ahead_included() {
+        let other = RateLimit::new(100, W).unwrap().with_phase(1_000);
+        let moved = advance_row(&other, &row(40, 6), START + W + 5);
+        assert_eq!(
+            (moved.state.previous, moved.state.current, moved.ahead),
+            (0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_grant_leases_half_of_what_is_beyond_the_cost_ahead() {
+        // ceil(99 / 8) = 13: the cost and 6 now, 6 ahead.
+        assert_eq!(grant_window(99, 1, 8), (7, 6));
+        // Never more than the room, and at least the cost now.
+        assert_eq!(grant_window(3, 5, 8), (3, 0));
+        assert_eq!(grant_window(0, 0, 8), (0, 0));
+        assert_eq!(grant_window(1_000, 0, 1), (500, 500));
+        // A divisor of 0 is read as 1.
+        assert_eq!(grant_window(10, 2, 0), (6, 4));
+    }
 }
