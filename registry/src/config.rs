@@ -48,7 +48,8 @@ pub struct RegistryConfig {
     /// is about one second of the key's recent spending, at least 100 and at most 1/16
     /// of the balance). Defaults to 100,000.
     pub credit_lease_max: u64,
-    /// A limit's lease is ⌈room / this⌉ of the window's room (at least the cost): 1 takes
+    /// A limit's lease is ⌈room / this⌉ of the window's room (at least the cost), half of
+    /// what is beyond the cost as units of the next window (see [`crate::meter`]): 1 takes
     /// all of it, which suits one instance; larger values share a limit more evenly
     /// between instances at the cost of more transactions. Defaults to 8.
     pub limit_lease_divisor: u64,

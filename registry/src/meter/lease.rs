@@ -14,10 +14,10 @@
 //! spend ([`advance_row`]). So the current window's spend plus everything leased ahead
 //! stays within the limit: the core's rule at the first moment of the next window, where
 //! the previous window counts in full. Every unit admitted from either part was room
-//! under the core's rule, whichever instance admits it. When this instance's view rolls into the
-//! next window, the units leased ahead become its lease there: the key's first requests
-//! after the roll are decided from memory, and [`Subject::renew`] asks the background
-//! thread to take the next window's units (see `crate::registry::metering`).
+//! under the core's rule, whichever instance admits it. When this instance's view rolls
+//! into the next window, the units leased ahead become its lease there: the key's first
+//! requests after the roll are decided from memory, and [`Subject::renew`] asks the
+//! background thread to take the next window's units (see `crate::registry::metering`).
 
 use keyseal::meter::{
     CreditSlot, CreditState, Credits, LimitSlot, RateLimit, Verdict, WindowState, spend_all,
