@@ -375,6 +375,77 @@ both! {
         assert_eq!(verify_at(&r, &key, &req(1), T0), None);
     }
 
+    fn keys_and_their_owner_answer_exactly_as_the_core_across_window_rolls(fx) {
+        // Two keys with limits of their own and one their owner shares: each request is
+        // the core's `spend_all` over the key's limit and the owner's, all or nothing,
+        // while both subjects roll onto units leased ahead and are renewed.
+        const WINDOW_MS: u64 = 1_000;
+        let clock = MsClock::at(T0 as u64 * 1000);
+        let r = fx.open_with(|c| c.clock = clock.clone());
+        let patch = OwnerMeterPatch {
+            expected_version: 0,
+            limits: Some(vec![limit("shared", 50, WINDOW_MS)]),
+            credits: None,
+        };
+        r.update_owner_meter("acct_1", "user_7", &patch, &alice()).unwrap();
+        let keys: Vec<String> = ["a", "b"]
+            .iter()
+            .map(|name| {
+                let mut n = NewKey::new("acct_1", name);
+                n.owner = Some("user_7".into());
+                n.limits = vec![limit("own", 30, WINDOW_MS)];
+                r.create(&n, &alice()).unwrap().key.expose().to_owned()
+            })
+            .collect();
+        // Each limit's phase, from its first answer (a cost of 0 spends nothing).
+        let mut zero = req(0);
+        zero.dry_run = true;
+        let phase = |key: &str, scope: Scope| {
+            let v = r.verify_metered(key, &RequestContext::at(T0), &zero).unwrap();
+            let l = v.meter.unwrap().limits.into_iter().find(|l| l.scope == scope).unwrap();
+            l.reset_ms % WINDOW_MS
+        };
+        let rule = |limit, key: &str, scope| {
+            keyseal::meter::RateLimit::new(limit, WINDOW_MS).unwrap().with_phase(phase(key, scope))
+        };
+        let own = [rule(30, &keys[0], Scope::Key), rule(30, &keys[1], Scope::Key)];
+        let shared = rule(50, &keys[0], Scope::Owner);
+        assert_eq!(shared, rule(50, &keys[1], Scope::Owner));
+        let mut own_state = [keyseal::meter::WindowState::default(); 2];
+        let mut shared_state = keyseal::meter::WindowState::default();
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut now = T0 as u64 * 1000;
+        let (mut allowed, mut refused) = (0, 0);
+        for i in 0..1_500 {
+            now += match rng.below(50) {
+                0 => WINDOW_MS + rng.below(2 * WINDOW_MS),
+                _ => rng.below(15),
+            };
+            clock.set(now);
+            let k = rng.below(2) as usize;
+            let cost = rng.below(4);
+            let want = {
+                let mut limits = [
+                    keyseal::meter::LimitSlot::new(&own[k], &mut own_state[k]),
+                    keyseal::meter::LimitSlot::new(&shared, &mut shared_state),
+                ];
+                let verdict = keyseal::meter::spend_all(now, cost, false, &mut limits, &mut []);
+                let d: Vec<_> = limits.iter().map(|l| l.decision.unwrap()).collect();
+                (verdict.allowed, d[0].remaining, d[1].remaining)
+            };
+            let v = r.verify_metered(&keys[k], &RequestContext::at(T0), &req(cost)).unwrap();
+            let m = v.meter.unwrap();
+            let by = |scope| m.limits.iter().find(|l| l.scope == scope).unwrap().remaining;
+            let got = (v.decision.is_ok(), by(Scope::Key), by(Scope::Owner));
+            assert_eq!(got, want, "request {i} on key {k} at {now} of cost {cost}");
+            if want.0 { allowed += 1 } else { refused += 1 }
+            if i % 16 == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(7));
+            }
+        }
+        assert!(allowed > 100 && refused > 100, "{allowed} {refused}");
+    }
+
     fn two_instances_admit_the_units_leased_ahead_only_within_the_limit(fx) {
         // A leases units of the next window ahead with its first request, spends its
         // lease of this window, and goes idle; B fills what is left of the window; when
