@@ -7,6 +7,7 @@
 # The limits mode seeds a second set of KEYS keys, each with a limit of LIMIT per minute
 # (default 1e9: nothing is refused, so it measures the metering), and measures verify on
 # it in the same sitting; the table gives its req/s, p99 and the ratio to plain verify.
+# CREDITS=n gives those keys a balance of n usage credits as well (default none).
 # Prints a Markdown table. Bounded: DURATION seconds per measurement (default 10).
 #
 #   benches/server/load.sh                 # both backends (starts PostgreSQL with scripts/pg)
@@ -14,6 +15,7 @@
 #   KEYS=10000 DURATION=5 CONNECTIONS=64 benches/server/load.sh
 #   LIMIT=0 benches/server/load.sh        # without the limits mode
 #   LIMITS_FIRST=1 benches/server/load.sh # the limits mode before plain verify
+#   KEYS=1000 CREDITS=1000000000 benches/server/load.sh  # a limit and credits on hot keys
 #   NICE=-10 benches/server/load.sh        # server and wrk ahead of other jobs (needs root):
 #                                          # on a shared machine, the tail without them
 #   KEYSEAL_BIN=/tmp/keyseal-old benches/server/load.sh   # another build (before/after)
@@ -98,7 +100,7 @@ for backend in $BACKENDS; do
     if [[ "$LIMIT" != 0 ]]; then
         t0=$(date +%s)
         "$BIN" seed-keys --account "$account-limited" --count "$KEYS" --limit-per-minute "$LIMIT" \
-            --out "$WORK/keys-limited.txt"
+            ${CREDITS:+--credits "$CREDITS"} --out "$WORK/keys-limited.txt"
         echo "$backend: seeded $KEYS keys with a limit of $LIMIT per minute in $(( $(date +%s) - t0 )) s" >&2
     fi
     start_server

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use keyseal_registry::meter::LimitSpec;
+use keyseal_registry::meter::{CreditSpec, LimitSpec};
 use keyseal_registry::{Actor, NewKey};
 
 use super::db::{DbArgs, open_checked};
@@ -29,6 +29,10 @@ pub struct SeedArgs {
     /// for the load test's limits mode. Defaults to none.
     #[arg(long)]
     pub limit_per_minute: Option<u64>,
+    /// A balance of this many usage credits on every key (no refill), for the load
+    /// test's limits mode. Defaults to none.
+    #[arg(long)]
+    pub credits: Option<u64>,
 }
 
 pub fn seed_keys(a: SeedArgs) -> CliResult {
@@ -63,6 +67,10 @@ pub fn seed_keys(a: SeedArgs) -> CliResult {
                 })
                 .into_iter()
                 .collect();
+            let credits = a.credits.map(|remaining| CreditSpec {
+                remaining: Some(remaining),
+                refill: None,
+            });
             std::thread::spawn(move || -> Result<(), Fail> {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -72,6 +80,7 @@ pub fn seed_keys(a: SeedArgs) -> CliResult {
                     let mut new = NewKey::new(&account, &format!("load-{i}"));
                     new.scopes = vec!["load:read".to_owned()];
                     new.limits = limits.clone();
+                    new.credits = credits.clone();
                     let created = registry.create(&new, &Actor::System).map_err(|e| {
                         Fail(
                             Exit::for_error_code(e.code()),
