@@ -446,42 +446,6 @@ both! {
         assert!(allowed > 100 && refused > 100, "{allowed} {refused}");
     }
 
-    fn a_credit_lease_running_low_is_renewed_off_the_request_path(fx) {
-        let clock = MsClock::at(T0 as u64 * 1000);
-        let (key, id) = {
-            let r = fx.open_with(|c| c.clock = clock.clone());
-            let (key, id) = metered(&r, vec![], Some(credits(10_000)));
-            let stored = || {
-                let sql = format!("SELECT remaining FROM meter_credits WHERE subject = '{id}'");
-                fx.raw_one(&sql).unwrap().parse::<u64>().unwrap()
-            };
-            // The first request takes a lease of 100 credits (the least one).
-            assert_eq!(verify_at(&r, &key, &req(1), T0), None);
-            assert_eq!(stored(), 10_000 - 1 - 100);
-            // 75 more leave 25, a quarter of the lease: still nothing to do.
-            for _ in 0..75 {
-                assert_eq!(verify_at(&r, &key, &req(1), T0), None);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            assert_eq!(stored(), 9_899);
-            // One more leaves 24: the background thread gives them back and leases about
-            // a second of the recent spending (76 credits in no time: at most 1/16 of the
-            // balance, 9,923 / 16 = 620).
-            assert_eq!(verify_at(&r, &key, &req(1), T0), None);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while stored() != 9_923 - 620 {
-                assert!(std::time::Instant::now() < deadline, "not renewed: {}", stored());
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            assert_eq!(r.credit_balance("acct_1", &id).unwrap(), Some(10_000 - 77));
-            (key, id)
-        };
-        // Closed cleanly: every credit not spent is back.
-        let r = fx.open_with(|c| c.clock = clock.clone());
-        assert_eq!(r.credit_balance("acct_1", &id).unwrap(), Some(10_000 - 77));
-        assert_eq!(verify_at(&r, &key, &req(1), T0), None);
-    }
-
     fn two_instances_admit_the_units_leased_ahead_only_within_the_limit(fx) {
         // A leases units of the next window ahead with its first request, spends its
         // lease of this window, and goes idle; B fills what is left of the window; when

@@ -32,12 +32,21 @@ use crate::store::{Conn, Pool};
 pub(crate) const MAX_BATCH: usize = 256;
 
 /// One subject of a request: a copy of its state (the caller holds its lock meanwhile),
-/// its rules and which of its limits apply.
+/// its rules, which of its limits apply and whether its credits do (a request spends
+/// them when the subject has credits; a renewal of the leases leaves them alone).
 pub(crate) struct PartJob {
     pub(crate) subject: String,
     pub(crate) state: Subject,
     pub(crate) rules: Arc<KeyMeter>,
     pub(crate) applied: Vec<bool>,
+    pub(crate) credits: bool,
+}
+
+impl PartJob {
+    /// The subject's credits rule when this part spends from it.
+    fn credits(&self) -> Option<&keyseal::meter::Credits> {
+        self.rules.credits.as_ref().filter(|_| self.credits)
+    }
 }
 
 /// What a settled request gets back.
@@ -191,7 +200,7 @@ fn run_batch(pool: &Pool, policy: LeasePolicy, batch: Vec<Job>) {
 fn takes_credits(batch: &[Job]) -> bool {
     batch
         .iter()
-        .any(|j| j.parts.iter().any(|p| p.rules.credits.is_some()))
+        .any(|j| j.parts.iter().any(|p| p.credits().is_some()))
 }
 
 fn settle_batch(pool: &Pool, policy: LeasePolicy, batch: &[Job]) -> Result<Vec<Settled>, Error> {
@@ -224,7 +233,7 @@ fn settle_in(
             .flat_map(|(j, n)| j.parts.iter().zip(n))
     };
     let mut credit_keys: Vec<&str> = parts()
-        .filter(|(p, _)| p.rules.credits.is_some())
+        .filter(|(p, _)| p.credits().is_some())
         .map(|(p, _)| p.subject.as_str())
         .collect();
     let mut window_keys: Vec<(&str, &str)> = parts()
@@ -246,7 +255,7 @@ fn settle_in(
             .iter()
             .zip(names)
             .map(|(p, names)| {
-                let (credits, epoch) = match p.rules.credits {
+                let (credits, epoch) = match p.credits() {
                     Some(_) => balances
                         .remove(&p.subject)
                         .map_or((None, 0), |(c, e)| (Some(c), e)),
@@ -290,7 +299,7 @@ fn settle_in(
                         s,
                         SubjectRules {
                             limits,
-                            credits: p.rules.credits.as_ref(),
+                            credits: p.credits(),
                         },
                     )
                 })

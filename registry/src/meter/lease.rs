@@ -18,7 +18,6 @@
 //! into the next window, the units leased ahead become its lease there: the key's first
 //! requests after the roll are decided from memory, and [`Subject::renew`] asks the
 //! background thread to take the next window's units (see `crate::registry::metering`).
-//! It asks the same of a credit lease down to a quarter of its grant.
 
 use keyseal::meter::{
     CreditSlot, CreditState, Credits, LimitSlot, RateLimit, Verdict, WindowState, spend_all,
@@ -57,14 +56,7 @@ pub(crate) struct CreditLease {
     /// recent rate that sizes the next lease.
     pub(crate) spent: u64,
     pub(crate) since_ms: u64,
-    /// The last lease taken: when less than 1/[`RENEW_CREDITS_BELOW`] of it is left, the
-    /// lease is renewed in the background.
-    pub(crate) granted: u64,
 }
-
-/// A credit lease is renewed off the request path when less than 1/this of its grant is
-/// left, so a key in steady use rarely finds it empty.
-pub(crate) const RENEW_CREDITS_BELOW: u64 = 4;
 
 /// The least credits leased at once (when the balance allows): a key's first lease.
 pub(crate) const MIN_CREDIT_LEASE: u64 = 100;
@@ -102,8 +94,8 @@ pub(crate) struct Subject {
     pub(crate) synced: bool,
     /// When the last transaction read the database (Unix ms).
     pub(crate) synced_at_ms: u64,
-    /// A window rolled onto the units leased ahead, or the credit lease ran low: new
-    /// leases should be taken now, off the request path. Cleared by the next transaction.
+    /// A window rolled onto the units leased ahead: the next window's units should be
+    /// leased now, off the request path. Cleared by the next transaction.
     pub(crate) renew: bool,
 }
 
@@ -246,9 +238,6 @@ pub(crate) fn decide_local(
                 c.view.remaining -= cost;
                 c.lease -= cost;
                 c.spent = c.spent.saturating_add(cost);
-                if c.lease.saturating_mul(RENEW_CREDITS_BELOW) < c.granted {
-                    s.renew = true;
-                }
             }
         }
     }
@@ -357,7 +346,11 @@ pub(crate) fn settle(
             c.view = *db;
         }
         s.synced = true;
-        s.synced_at_ms = now_ms;
+        // A renewal leaves the credits alone: their view is as old as before, and so is
+        // the trust in a refusal it decides.
+        if rules.credits.is_some() || s.credits.is_none() {
+            s.synced_at_ms = now_ms;
+        }
         s.renew = false;
     }
     // 2. The core decides on the true states, spending on the views.
@@ -384,7 +377,6 @@ pub(crate) fn settle(
                 let grant = c.grant(now_ms, cost, db.remaining, policy.max_credits);
                 db.remaining -= grant;
                 c.lease = grant;
-                c.granted = grant;
                 c.spent = 0;
                 c.since_ms = now_ms;
             }

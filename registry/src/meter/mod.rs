@@ -22,8 +22,7 @@
 //! - A limit's lease includes units of the next window, leased ahead: when a key's
 //!   window rolls, its first requests are decided from them, and the background thread
 //!   renews the key's leases (the next window's included) in batches, so a key in steady
-//!   use is settled once a window, off the request path. A credit lease down to a quarter
-//!   of its grant is renewed the same way.
+//!   use is settled once a window, off the request path.
 //!
 //! # Guarantees
 //!

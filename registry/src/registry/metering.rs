@@ -141,6 +141,7 @@ impl Registry {
                 state: (**g).clone(),
                 rules: Arc::clone(&h.part.rules),
                 applied: h.applied.iter().map(Option::is_some).collect(),
+                credits: h.part.rules.credits.is_some(),
             })
             .collect();
         // The guards stay held: no one else changes these subjects until the batch that
@@ -223,6 +224,7 @@ impl Registry {
                     state: (*g).clone(),
                     rules: Arc::clone(&part.rules),
                     applied: vec![true; part.rules.limits.len()],
+                    credits: true,
                 });
                 guards.push(g);
             }
@@ -292,11 +294,10 @@ fn applied_limits<'r>(rules: &'r KeyMeter, req: &MeterRequest) -> Vec<Option<&'r
 }
 
 /// Renews the leases of the subjects queued by requests that rolled into a window on
-/// units leased ahead, or left a credit lease low (see [`crate::meter::lease`]): one
-/// transaction per [`MAX_BATCH`] subjects gives their leases back and takes new ones, the
-/// next window's included, so the request after the next roll, and the next requests'
-/// credits, are decided from memory too. A batch that takes credits waits for the disk,
-/// as every transaction that takes credits does. Run by the background thread. A subject a request holds is queued again for the next run; one whose rules
+/// units leased ahead (see [`crate::meter::lease`]): one transaction per [`MAX_BATCH`]
+/// subjects gives their leases back and takes new ones, the next window's included, so
+/// the request after the next roll is decided from memory too. Run by the background
+/// thread. A subject a request holds is queued again for the next run; one whose rules
 /// changed, or that must read the database anyway, is left to its next request, as is
 /// every subject of a batch that fails.
 pub(super) fn renew_leases(inner: &Inner) {
@@ -330,6 +331,7 @@ pub(super) fn renew_leases(inner: &Inner) {
                 state: (*g).clone(),
                 rules: Arc::clone(rules),
                 applied: vec![true; rules.limits.len()],
+                credits: false,
             });
             guards.push(g);
         }
