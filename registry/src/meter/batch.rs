@@ -129,29 +129,40 @@ impl Settles {
 /// What [`settle_now`] does with each subject's leases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Leases {
-    /// Give them all back (at close).
+    /// Give them all back, the credits' included (at close).
     GiveBack,
-    /// Give them back and take new ones, the next window's included (a renewal).
+    /// Give the limits' back and take new ones, the next window's included (a renewal).
+    /// The credits are left alone: a transaction that takes credits waits for the disk.
     Renew,
 }
 
-/// Settles requests of one subject each (`parts`, all at `now_ms`, cost 0) in
-/// transactions of up to [`MAX_BATCH`], now rather than queued: giving every lease back at
+/// A subject settled whole by [`settle_now`]: its id, a copy of its state (the caller
+/// holds its lock meanwhile) and its rules.
+pub(crate) type Whole = (String, Subject, Arc<KeyMeter>);
+
+/// Settles `subjects` now rather than queued, each alone at `now_ms` with a cost of 0 and
+/// every limit applied, in transactions of up to [`MAX_BATCH`]: giving every lease back at
 /// close (where one transaction per subject took a minute at 100,000 keys on PostgreSQL),
-/// or renewing leases off the request path. The caller holds each subject's lock; the
-/// new states come back in `parts`' order.
+/// or renewing leases off the request path. The new states come back in `subjects`'
+/// order.
 pub(crate) fn settle_now(
     pool: &Pool,
     policy: LeasePolicy,
-    parts: Vec<PartJob>,
+    subjects: Vec<Whole>,
     now_ms: u64,
     leases: Leases,
 ) -> Result<Vec<Subject>, Error> {
-    let mut states = Vec::with_capacity(parts.len());
-    let jobs: Vec<Job> = parts
+    let mut states = Vec::with_capacity(subjects.len());
+    let jobs: Vec<Job> = subjects
         .into_iter()
-        .map(|p| Job {
-            parts: vec![p],
+        .map(|(subject, state, rules)| Job {
+            parts: vec![PartJob {
+                subject,
+                state,
+                applied: vec![true; rules.limits.len()],
+                credits: leases == Leases::GiveBack,
+                rules,
+            }],
             now_ms,
             cost: 0,
             dry_run: leases == Leases::GiveBack,

@@ -212,30 +212,14 @@ impl Registry {
                 held.push((part, state));
             }
         }
-        let policy = self.inner.lease_policy();
         for chunk in held.chunks(MAX_BATCH) {
-            let mut guards: Vec<MutexGuard<'_, Subject>> = Vec::with_capacity(chunk.len());
-            let mut parts = Vec::with_capacity(chunk.len());
+            let mut locked = Vec::with_capacity(chunk.len());
             for (part, state) in chunk {
                 let Ok(mut g) = state.lock() else { continue };
                 reconcile(&mut g, &part.rules);
-                parts.push(PartJob {
-                    subject: part.subject.clone(),
-                    state: (*g).clone(),
-                    rules: Arc::clone(&part.rules),
-                    applied: vec![true; part.rules.limits.len()],
-                    credits: true,
-                });
-                guards.push(g);
+                locked.push((part.subject.as_str(), &part.rules, g));
             }
-            let now_ms = self.inner.config.clock.now_ms();
-            if let Ok(states) =
-                batch::settle_now(&self.inner.pool, policy, parts, now_ms, Leases::GiveBack)
-            {
-                for (g, state) in guards.iter_mut().zip(states) {
-                    **g = state;
-                }
-            }
+            settle_locked(&self.inner, &mut locked, Leases::GiveBack);
         }
     }
 
@@ -307,11 +291,9 @@ pub(super) fn renew_leases(inner: &Inner) {
     }
     queued.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     queued.dedup_by(|a, b| a.0 == b.0);
-    let policy = inner.lease_policy();
     let mut busy = Vec::new();
     for chunk in queued.chunks(MAX_BATCH) {
-        let mut guards: Vec<MutexGuard<'_, Subject>> = Vec::with_capacity(chunk.len());
-        let mut parts = Vec::with_capacity(chunk.len());
+        let mut locked = Vec::with_capacity(chunk.len());
         for (subject, rules) in chunk {
             // Never waits for a subject: a request waiting for this batch's subjects
             // while holding another would otherwise be a cycle.
@@ -326,27 +308,35 @@ pub(super) fn renew_leases(inner: &Inner) {
             if !g.synced || !in_step(&g, rules) {
                 continue;
             }
-            parts.push(PartJob {
-                subject: subject.clone(),
-                state: (*g).clone(),
-                rules: Arc::clone(rules),
-                applied: vec![true; rules.limits.len()],
-                credits: false,
-            });
-            guards.push(g);
+            locked.push((subject.as_str(), rules, g));
         }
-        if parts.is_empty() {
-            continue;
-        }
-        let now_ms = inner.config.clock.now_ms();
-        if let Ok(states) = batch::settle_now(&inner.pool, policy, parts, now_ms, Leases::Renew) {
-            for (g, state) in guards.iter_mut().zip(states) {
-                **g = state;
-            }
-        }
+        settle_locked(inner, &mut locked, Leases::Renew);
     }
     for (subject, rules) in busy {
         inner.meters.queue_renewal(&subject, &rules);
+    }
+}
+
+/// Settles the subjects `locked` holds the locks of (id, rules, lock) now, and writes
+/// their new states back; on failure they stay as they were.
+fn settle_locked(
+    inner: &Inner,
+    locked: &mut [(&str, &Arc<KeyMeter>, MutexGuard<'_, Subject>)],
+    leases: Leases,
+) {
+    if locked.is_empty() {
+        return;
+    }
+    let subjects = locked
+        .iter()
+        .map(|(subject, rules, g)| ((*subject).to_owned(), (**g).clone(), Arc::clone(rules)))
+        .collect();
+    let now_ms = inner.config.clock.now_ms();
+    let policy = inner.lease_policy();
+    if let Ok(states) = batch::settle_now(&inner.pool, policy, subjects, now_ms, leases) {
+        for ((_, _, g), state) in locked.iter_mut().zip(states) {
+            **g = state;
+        }
     }
 }
 
