@@ -25,3 +25,23 @@ pub(crate) use pg::PgConn;
 pub(crate) use pool::Pool;
 pub(crate) use sqlite::SqliteMemory;
 pub use storage::Storage;
+
+/// A pool of `size` connections on a new SQLite file `name`.db in a temp directory of this
+/// process, and the directory (the caller removes it), for the store's unit tests.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn temp_sqlite_pool(
+    name: &str,
+    size: usize,
+) -> (std::path::PathBuf, std::sync::Arc<Pool>) {
+    let dir = std::env::temp_dir().join(format!("keyseal-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir
+        .join(format!("{name}.db"))
+        .to_string_lossy()
+        .into_owned();
+    (
+        dir,
+        Storage::Sqlite(path).pool(size, SqliteMemory::default()),
+    )
+}

@@ -270,16 +270,11 @@ impl Drop for SqliteConn {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use crate::store::{SqliteMemory, Storage};
-
     /// A relaxed transaction commits at `synchronous=NORMAL` (1) and leaves its connection
     /// at the pool's FULL (2), whether it commits or rolls back.
     #[test]
     fn a_relaxed_transaction_sets_the_connection_back_to_full() {
-        let dir = std::env::temp_dir().join(format!("keyseal-relaxed-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("relaxed.db").to_string_lossy().into_owned();
-        let pool = Storage::Sqlite(path).pool(1, SqliteMemory::default());
+        let (dir, pool) = crate::store::temp_sqlite_pool("relaxed", 1);
         let mut c = pool.get().unwrap();
         let sync = |c: &mut crate::store::pool::PooledConn<'_>| {
             c.query("PRAGMA synchronous", &[]).unwrap()[0][0].int()

@@ -120,11 +120,8 @@ mod tests {
     /// transaction back and the next writer begins at once.
     #[test]
     fn a_transaction_left_open_is_rolled_back_and_frees_the_gate() {
-        use crate::store::{SqliteMemory, Storage, Val};
-        let dir = std::env::temp_dir().join(format!("keyseal-gate-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("gate.db").to_string_lossy().into_owned();
-        let pool = Storage::Sqlite(path).pool(2, SqliteMemory::default());
+        use crate::store::Val;
+        let (dir, pool) = crate::store::temp_sqlite_pool("gate", 2);
         {
             let mut c = pool.get().unwrap();
             c.batch("CREATE TABLE t (v INTEGER)").unwrap();
